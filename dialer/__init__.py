@@ -1,0 +1,1 @@
+"""Calls and campaigns: telephony adapters, the call session, compliance, workers, escalation."""

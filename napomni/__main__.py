@@ -1,0 +1,5 @@
+"""``python -m napomni`` runs the same command as ``napomni``."""
+
+from napomni.cli import main
+
+main()

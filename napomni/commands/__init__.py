@@ -1,0 +1,21 @@
+"""The subcommands of ``napomni``, one module per domain.
+
+A new module adds itself to :func:`registered_commands`; each module keeps its heavy
+imports inside its command functions.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["registered_commands"]
+
+
+def registered_commands() -> list[click.Command]:
+    """Every top-level subcommand, in the order ``--help`` lists them."""
+    from napomni.commands import bench, demo
+
+    return [
+        bench.bench,
+        demo.demo,
+    ]

@@ -1,0 +1,160 @@
+"""Settings: built once from ``NAPOMNI_*`` environment variables and command-line flags.
+
+Nothing below the composition root reads the environment: each package receives the
+values it needs from this object as plain arguments or its own small config types.
+Every value is parsed explicitly and a bad one fails naming the variable
+(``bool("false")`` is True, so booleans are never parsed with ``bool``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["SettingsError", "Settings", "SipSettings", "load_settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """How the robot reaches the telephone network (a PBX, an SBC or a SIP trunk)."""
+
+    registrar: str = "127.0.0.1:5060"
+    user: str = "robot"
+    password: str = field(default="", repr=False)
+    caller_id: str = ""
+    transport: str = "udp"
+    codecs: tuple[str, ...] = ("PCMA", "PCMU")
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    max_concurrent_calls: int = 8
+    adapter: str = "baresip"
+
+    def __repr__(self) -> str:  # credentials never reach a log line or a traceback
+        masked = "***" if self.password else "''"
+        return (
+            f"SipSettings(registrar={self.registrar!r}, user={self.user!r}, password={masked}, "
+            f"transport={self.transport!r}, codecs={self.codecs!r}, adapter={self.adapter!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration of one Napomni process."""
+
+    data_dir: Path
+    database_url: str
+    models_dir: Path
+    shared_models_dir: Path
+    vosk_model: Path | None
+    whisper_model: Path | None
+    log_level: str
+    sip: SipSettings
+    web_secret: str = field(default="", repr=False)
+
+    def model_search_path(self) -> tuple[Path, ...]:
+        """Where speech and classifier models are looked for, in order."""
+        return (self.models_dir, self.shared_models_dir)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (flags given on the command line)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRANSPORTS = ("udp", "tcp", "tls")
+_CODECS = ("PCMA", "PCMU")
+_ADAPTERS = ("baresip", "pyvoip")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError as err:
+        raise SettingsError(f"{name}={raw!r}: ожидается целое число") from err
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value}: допустимо от {low} до {high}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    lookup = {a.lower(): a for a in allowed}
+    if value.lower() not in lookup:
+        raise SettingsError(f"{name}={raw!r}: допустимые значения {', '.join(allowed)}")
+    return lookup[value.lower()]
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return Path(raw.strip()).expanduser()
+
+
+def _codecs(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return ("PCMA", "PCMU")
+    codecs = tuple(c.strip().upper() for c in raw.split(",") if c.strip())
+    bad = [c for c in codecs if c not in _CODECS]
+    if bad or not codecs:
+        raise SettingsError(f"{name}={raw!r}: кодеки через запятую из {', '.join(_CODECS)}")
+    return codecs
+
+
+def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+    """Build the settings from an environment mapping (``os.environ`` at the entry point)."""
+    base = cwd if cwd is not None else Path.cwd()
+    data_dir = _path(env, "NAPOMNI_DATA_DIR") or base / "var"
+    if not data_dir.is_absolute():
+        data_dir = base / data_dir
+    database_url = (
+        env.get("NAPOMNI_DATABASE_URL", "").strip() or f"sqlite:///{data_dir / 'napomni.db'}"
+    )
+    if "://" not in database_url:
+        raise SettingsError(
+            f"NAPOMNI_DATABASE_URL={database_url!r}: ожидается URL вида sqlite:///path или postgresql://…"
+        )
+    rtp_min = _int(env, "NAPOMNI_SIP_RTP_PORT_MIN", 20000, 1024, 65535)
+    rtp_max = _int(env, "NAPOMNI_SIP_RTP_PORT_MAX", 20999, 1024, 65535)
+    if rtp_max <= rtp_min:
+        raise SettingsError(
+            f"NAPOMNI_SIP_RTP_PORT_MAX={rtp_max}: должен быть больше NAPOMNI_SIP_RTP_PORT_MIN={rtp_min}"
+        )
+    sip = SipSettings(
+        registrar=env.get("NAPOMNI_SIP_REGISTRAR", "").strip() or "127.0.0.1:5060",
+        user=env.get("NAPOMNI_SIP_USER", "").strip() or "robot",
+        password=env.get("NAPOMNI_SIP_PASSWORD", ""),
+        caller_id=env.get("NAPOMNI_SIP_CALLER_ID", "").strip(),
+        transport=_choice(env, "NAPOMNI_SIP_TRANSPORT", "udp", _TRANSPORTS),
+        codecs=_codecs(env, "NAPOMNI_SIP_CODECS"),
+        rtp_port_min=rtp_min,
+        rtp_port_max=rtp_max,
+        max_concurrent_calls=_int(env, "NAPOMNI_SIP_MAX_CALLS", 8, 1, 1000),
+        adapter=_choice(env, "NAPOMNI_SIP_ADAPTER", "baresip", _ADAPTERS),
+    )
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        models_dir=_path(env, "NAPOMNI_MODELS_DIR") or PROJECT_ROOT / "models",
+        shared_models_dir=PROJECT_ROOT.parent / "shared" / "models",
+        vosk_model=_path(env, "NAPOMNI_VOSK_MODEL"),
+        whisper_model=_path(env, "NAPOMNI_WHISPER_MODEL"),
+        log_level=_choice(env, "NAPOMNI_LOG_LEVEL", "INFO", _LOG_LEVELS),
+        sip=sip,
+        web_secret=env.get("NAPOMNI_WEB_SECRET", ""),
+    )

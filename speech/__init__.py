@@ -1,0 +1,1 @@
+"""Telephone audio ⇄ text: codecs, resampling, recognition engines, Russian prompt synthesis."""

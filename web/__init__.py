@@ -1,0 +1,1 @@
+"""The aiohttp service: campaigns, the collectors' queue, account history, managers' reports."""
