@@ -1,0 +1,108 @@
+"""People who use the web service, what they may see, and who opened which account.
+
+A user has one role and a list of organisations whose data they may see (an admin sees
+every organisation). The password is stored only as an argon2 hash (the web part hashes
+it; storage never sees the password). ``session_epoch`` is bumped to sign out every
+session of a user at once (a password change, a blocked account).
+
+``account_openings`` is the audit log of 152-ФЗ: every time someone opens an account's
+card or exports its data a row is appended; rows are never updated or deleted (database
+triggers refuse it, see migration ``0002_users``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.models.base import Base, UtcDateTime
+from storage.models.debt_book import Organisation, utc_now
+from storage.models.enums import enum_column_type
+
+__all__ = [
+    "AUDIT_TABLES",
+    "AccountOpening",
+    "OpeningPurpose",
+    "User",
+    "UserOrganisation",
+    "UserRole",
+]
+
+AUDIT_TABLES = ("account_openings",)
+
+
+class UserRole(StrEnum):
+    """What a user of the web service does."""
+
+    ADMIN = "admin"  # администратор: всё, включая паспорт/СНИЛС/ИНН и пользователей
+    CAMPAIGN_MANAGER = "campaign_manager"  # запускает кампании обзвона
+    COLLECTOR = "collector"  # «позвоночник»: работает с эскалациями
+    MANAGER = "manager"  # руководитель: отчёты, только чтение
+
+
+class OpeningPurpose(StrEnum):
+    """Why an account's data was opened (the audit log's ``purpose``)."""
+
+    CARD = "card"  # the account card page
+    API = "api"  # the account through the JSON API
+    EXPORT = "export"  # the account's data in an export
+
+
+class User(Base):
+    """A login of the web service."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Staff member's display name (not a debtor's personal data).
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[UserRole] = mapped_column(enum_column_type(UserRole, column="role", length=32))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    session_epoch: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    organisations: Mapped[list[UserOrganisation]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class UserOrganisation(Base):
+    """One organisation a (non-admin) user may see."""
+
+    __tablename__ = "user_organisations"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id"), primary_key=True, index=True
+    )
+
+    user: Mapped[User] = relationship(back_populates="organisations")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class AccountOpening(Base):
+    """Audit: a user opened an account (its card, its API record, an export with it)."""
+
+    __tablename__ = "account_openings"
+    __table_args__ = (
+        sa.Index("ix_account_openings_account_opened", "account_id", "opened_at"),
+        sa.Index("ix_account_openings_user_opened", "user_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
+    purpose: Mapped[OpeningPurpose] = mapped_column(
+        enum_column_type(OpeningPurpose, column="purpose", length=16, check=False)
+    )
+    # What the user was shown beyond the masked card.
+    phones_shown: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    documents_shown: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
