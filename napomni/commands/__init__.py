@@ -14,8 +14,10 @@ __all__ = ["registered_commands"]
 def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
     from napomni.commands import bench, demo
+    from napomni.commands import db as db_commands
 
     return [
         bench.bench,
         demo.demo,
+        db_commands.db,
     ]

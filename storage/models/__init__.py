@@ -1,5 +1,54 @@
-"""Mapped classes of the debt book and everything added on top of it."""
+"""Mapped classes of the debt book and everything added on top of it.
+
+Every mapped module is imported here so that ``Base.metadata`` knows every table
+(Alembic and the tests rely on it); a part adding tables adds one import line.
+"""
 
 from storage.models.base import MONEY, Base, Money, UtcDateTime
+from storage.models.debt_book import (
+    DEFAULT_TIME_ZONE,
+    Account,
+    Building,
+    Organisation,
+    Person,
+    Phone,
+    sensitive_columns,
+    utc_now,
+)
+from storage.models.enums import (
+    ContactKind,
+    PaymentChannel,
+    PersonRole,
+    PhoneKind,
+    PhoneSource,
+    PhoneStatus,
+)
+from storage.models.history import APPEND_ONLY_TABLES, ContactEvent
+from storage.models.ledger import DebtLine, Payment, PaymentAllocation, SegmentRules
 
-__all__ = ["Base", "MONEY", "Money", "UtcDateTime"]
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "DEFAULT_TIME_ZONE",
+    "MONEY",
+    "Account",
+    "Base",
+    "Building",
+    "ContactEvent",
+    "ContactKind",
+    "DebtLine",
+    "Money",
+    "Organisation",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentChannel",
+    "Person",
+    "PersonRole",
+    "Phone",
+    "PhoneKind",
+    "PhoneSource",
+    "PhoneStatus",
+    "SegmentRules",
+    "UtcDateTime",
+    "sensitive_columns",
+    "utc_now",
+]

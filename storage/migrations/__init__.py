@@ -1,0 +1,1 @@
+"""Alembic migrations of Napomni's database; run them with ``napomni db upgrade``."""
