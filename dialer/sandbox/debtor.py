@@ -1,0 +1,352 @@
+"""Simulated debtors: ``python -m dialer.sandbox.debtor CONFIG.json``.
+
+One process hosts several debtors (one baresip-python user agent each, registered to the
+sandbox Kamailio) because baresip allows one runtime per process. A debtor that answers
+speaks its greeting, then waits for the robot to finish each turn — energy VAD on what it
+hears: speech, then ≥ 0.8 s of silence — and plays its next answer WAV. Everything it hears
+is recorded to ``<record_dir>/<user>-<n>.wav``. Other behaviours: ``busy`` (486),
+``no_answer`` (rings until cancelled) and ``voicemail`` (a long announcement, then silence).
+
+The process reports on stdout, one JSON object per line: ``{"event": "ready"}`` once all
+debtors are registered, then ``call_answered``, ``call_rejected``, ``call_cancelled`` and
+``call_closed`` (with the recording path and the number of answers given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal
+
+from dialer.sandbox.wavfile import frame_rms, read_pcm
+from dialer.telephony.port import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ
+
+if TYPE_CHECKING:
+    import baresip
+
+__all__ = ["DebtorBehaviour", "DebtorProcessConfig", "DebtorSpec", "main"]
+
+DebtorBehaviour = Literal["answer", "busy", "no_answer", "voicemail"]
+
+_FRAME_S: Final = FRAME_MS / 1000
+_SPEECH_RMS: Final = 400.0
+_SPEECH_FRAMES: Final = 5  # 100 ms of sound starts a robot turn
+_SILENCE_FRAMES: Final = 40  # 0.8 s of silence ends it
+_LEAD_FRAMES: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorSpec:
+    """One simulated debtor: its SIP user and what it does when called."""
+
+    user: str
+    behaviour: DebtorBehaviour = "answer"
+    greeting: str | None = None
+    answers: tuple[str, ...] = ()
+    dtmf: str = ""
+    hangup_after_greeting: bool = False
+    answer_delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorProcessConfig:
+    """Everything one debtor process needs (written as JSON by the launcher)."""
+
+    registrar: str
+    password: str
+    listen_port: int
+    rtp_port_min: int
+    rtp_port_max: int
+    record_dir: str
+    debtors: tuple[DebtorSpec, ...]
+    max_call_s: float = 120.0
+
+    def to_json(self) -> str:
+        """The JSON the process reads."""
+        data = {
+            "registrar": self.registrar,
+            "password": self.password,
+            "listen_port": self.listen_port,
+            "rtp_port_min": self.rtp_port_min,
+            "rtp_port_max": self.rtp_port_max,
+            "record_dir": self.record_dir,
+            "max_call_s": self.max_call_s,
+            "debtors": [
+                {
+                    "user": d.user,
+                    "behaviour": d.behaviour,
+                    "greeting": d.greeting,
+                    "answers": list(d.answers),
+                    "dtmf": d.dtmf,
+                    "hangup_after_greeting": d.hangup_after_greeting,
+                    "answer_delay_s": d.answer_delay_s,
+                }
+                for d in self.debtors
+            ],
+        }
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> DebtorProcessConfig:
+        """Parse the JSON written by :meth:`to_json`."""
+        data = json.loads(text)
+        debtors = tuple(
+            DebtorSpec(
+                user=d["user"],
+                behaviour=d["behaviour"],
+                greeting=d.get("greeting"),
+                answers=tuple(d.get("answers", ())),
+                dtmf=d.get("dtmf", ""),
+                hangup_after_greeting=bool(d.get("hangup_after_greeting", False)),
+                answer_delay_s=float(d.get("answer_delay_s", 0.0)),
+            )
+            for d in data["debtors"]
+        )
+        return cls(
+            registrar=data["registrar"],
+            password=data["password"],
+            listen_port=int(data["listen_port"]),
+            rtp_port_min=int(data["rtp_port_min"]),
+            rtp_port_max=int(data["rtp_port_max"]),
+            record_dir=data["record_dir"],
+            debtors=debtors,
+            max_call_s=float(data.get("max_call_s", 120.0)),
+        )
+
+
+def _report(event: str, **fields: object) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+class _CallLeg:
+    """One answered call: records what is heard, tracks the robot's turns, speaks."""
+
+    def __init__(self, call: baresip.Call, recording: wave.Wave_write) -> None:
+        self.call = call
+        self.recording = recording
+        self.closed = asyncio.Event()
+        self.turn_ended = asyncio.Event()
+        self._voiced = 0
+        self._silent = 0
+        self._in_speech = False
+        self._speaking = False
+        self._rest = b""
+
+    def on_event(self, event: baresip.StackEvent) -> None:
+        import baresip
+
+        if event.event is baresip.Event.CALL_CLOSED:
+            self.closed.set()
+
+    async def listen(self) -> None:
+        """Read the robot's audio every 20 ms until the call closes."""
+        import baresip
+
+        loop = asyncio.get_running_loop()
+        start, tick = loop.time(), 0
+        while not self.closed.is_set():
+            try:
+                data = self.call.audio.read(FRAME_BYTES * 10)
+            except baresip.AudioRestarted:
+                continue
+            except baresip.AudioNotActive:
+                data = b""
+            self._rest += data
+            while len(self._rest) >= FRAME_BYTES:
+                frame, self._rest = self._rest[:FRAME_BYTES], self._rest[FRAME_BYTES:]
+                self.recording.writeframes(frame)
+                self._track(frame)
+            tick += 1
+            await asyncio.sleep(max(0.0, start + tick * _FRAME_S - loop.time()))
+
+    def _track(self, frame: bytes) -> None:
+        if self._speaking:
+            return  # half duplex: our own turn
+        if frame_rms(frame) >= _SPEECH_RMS:
+            self._voiced += 1
+            self._silent = 0
+            if self._voiced >= _SPEECH_FRAMES:
+                self._in_speech = True
+        else:
+            self._voiced = 0
+            self._silent += 1
+            if self._in_speech and self._silent >= _SILENCE_FRAMES:
+                self._in_speech = False
+                self.turn_ended.set()
+
+    async def wait_robot_turn(self) -> bool:
+        """Wait until the robot has spoken and fallen silent; False if the call closed."""
+        self.turn_ended.clear()
+        waiter = asyncio.ensure_future(self.turn_ended.wait())
+        closer = asyncio.ensure_future(self.closed.wait())
+        await asyncio.wait({waiter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        closer.cancel()
+        return not self.closed.is_set()
+
+    async def speak(self, pcm: bytes) -> None:
+        """Play samples paced in real time (≤ 60 ms ahead of the wire)."""
+        import baresip
+
+        self._speaking = True
+        try:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            for index in range(0, len(pcm), FRAME_BYTES):
+                if self.closed.is_set():
+                    return
+                due = start + (index // FRAME_BYTES - _LEAD_FRAMES) * _FRAME_S
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                with contextlib.suppress(baresip.AudioRestarted, baresip.AudioNotActive):
+                    self.call.audio.write(pcm[index : index + FRAME_BYTES])
+        finally:
+            self._speaking = False
+            self._voiced = self._silent = 0
+            self._in_speech = False
+
+
+class _Debtor:
+    def __init__(self, spec: DebtorSpec, config: DebtorProcessConfig) -> None:
+        self.spec = spec
+        self.config = config
+        self.greeting = read_pcm(Path(spec.greeting)) if spec.greeting else b""
+        self.answers = [read_pcm(Path(a)) for a in spec.answers]
+        self.calls = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def on_incoming(self, call: baresip.Call) -> None:
+        task = asyncio.get_running_loop().create_task(self.serve(call))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def serve(self, call: baresip.Call) -> None:
+        import baresip
+
+        self.calls += 1
+        number = self.calls
+        user = self.spec.user
+        try:
+            match self.spec.behaviour:
+                case "busy":
+                    await call.reject()
+                    _report("call_rejected", user=user, call=number)
+                    return
+                case "no_answer":
+                    closed = asyncio.Event()
+                    call.on(
+                        lambda e: closed.set() if e.event is baresip.Event.CALL_CLOSED else None
+                    )
+                    await asyncio.wait_for(closed.wait(), self.config.max_call_s)
+                    _report("call_cancelled", user=user, call=number)
+                    return
+                case _:
+                    await self._talk(call, number)
+        except (baresip.BaresipError, TimeoutError) as err:
+            _report("call_error", user=user, call=number, error=type(err).__name__)
+
+    async def _talk(self, call: baresip.Call, number: int) -> None:
+        import baresip
+
+        if self.spec.answer_delay_s:
+            await asyncio.sleep(self.spec.answer_delay_s)
+        path = Path(self.config.record_dir) / f"{self.spec.user}-{number}.wav"
+        with wave.open(str(path), "wb") as recording:
+            recording.setnchannels(1)
+            recording.setsampwidth(2)
+            recording.setframerate(SAMPLE_RATE_HZ)
+            leg = _CallLeg(call, recording)
+            call.on(leg.on_event)
+            await call.answer()
+            await call.wait_established(10)
+            _report("call_answered", user=self.spec.user, call=number)
+            listener = asyncio.get_running_loop().create_task(leg.listen())
+            given = 0
+            try:
+                given = await asyncio.wait_for(self._script(leg), self.config.max_call_s)
+                await asyncio.wait_for(leg.closed.wait(), self.config.max_call_s)
+            except TimeoutError:
+                with contextlib.suppress(baresip.BaresipError):
+                    await call.hangup()
+                await asyncio.wait_for(leg.closed.wait(), 5)
+            finally:
+                leg.closed.set()
+                await listener
+        _report("call_closed", user=self.spec.user, call=number, recording=str(path), answers=given)
+
+    async def _script(self, leg: _CallLeg) -> int:
+        """Greeting, DTMF, then one answer per robot turn; the number of answers given."""
+        await asyncio.sleep(0.05)
+        if self.greeting:
+            await leg.speak(self.greeting)
+        if self.spec.dtmf and not leg.closed.is_set():
+            await leg.call.send_dtmf(self.spec.dtmf)
+        if self.spec.hangup_after_greeting:
+            await leg.call.hangup()
+            return 0
+        given = 0
+        for answer in self.answers:
+            if not await leg.wait_robot_turn():
+                break
+            await leg.speak(answer)
+            given += 1
+        return given
+
+
+async def _serve(config: DebtorProcessConfig) -> None:
+    import baresip
+
+    runtime = baresip.Runtime()
+    await runtime.start(
+        baresip.Config(
+            net_interface="127.0.0.1",
+            max_concurrent_calls=max(4, len(config.debtors) * 2),
+            extra_config_text=(
+                f"sip_listen 127.0.0.1:{config.listen_port}\n"
+                f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
+            ),
+        )
+    )
+    debtors: list[_Debtor] = []
+    try:
+        for spec in config.debtors:
+            ua = await baresip.UserAgent.create(
+                runtime,
+                baresip.Account(
+                    user=spec.user,
+                    domain=config.registrar,
+                    password=config.password,
+                    reg_interval=300,
+                    audio_codecs=("pcma", "pcmu"),
+                ),
+            )
+            debtor = _Debtor(spec, config)
+            ua.on_incoming(debtor.on_incoming)
+            await ua.register(timeout=5)
+            debtors.append(debtor)
+        _report("ready", debtors=[d.spec.user for d in debtors])
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    finally:
+        for debtor in debtors:
+            for task in list(debtor.tasks):
+                task.cancel()
+        await runtime.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the debtors of a JSON config until stdin closes."""
+    parser = argparse.ArgumentParser(description="Имитация должников для песочницы SIP.")
+    parser.add_argument("config", type=Path, help="JSON с описанием должников")
+    args = parser.parse_args(argv)
+    config = DebtorProcessConfig.from_json(args.config.read_text(encoding="utf-8"))
+    asyncio.run(_serve(config))
+
+
+if __name__ == "__main__":
+    main()

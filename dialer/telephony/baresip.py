@@ -1,0 +1,268 @@
+"""The production adapter: baresip-python (asyncio API over the native baresip/libre stack).
+
+One :class:`BaresipTelephone` per process (baresip allows one runtime per process). The
+native stack keeps its own 20 ms transmit clock and sends silence when starved, so
+``play()`` only has to stay ≤ 60 ms ahead and ``stop_playback()`` flushes its buffer
+(``flush_tx``: at most one more frame reaches the wire). Received audio is read every 20 ms.
+A 401/407 challenge, CANCEL of a ringing call, re-INVITE/hold and record-routing proxies
+are handled by the stack (measured in ``reference/sip-testbench.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from types import TracebackType
+from typing import TYPE_CHECKING, Final
+
+from dialer.telephony.config import SipConfig
+from dialer.telephony.errors import AdapterUnavailable, RegistrationFailed, TelephonyError
+from dialer.telephony.media import MediaCall
+from dialer.telephony.port import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ, HangupBy, Outcome
+
+if TYPE_CHECKING:
+    import baresip as bs
+
+__all__ = ["BaresipCall", "BaresipTelephone"]
+
+logger = logging.getLogger(__name__)
+
+_FRAME_S: Final = FRAME_MS / 1000
+_REGISTER_TIMEOUT_S: Final = 10.0
+_READ_BYTES: Final = FRAME_BYTES * 10
+
+
+def _import_baresip() -> object:
+    try:
+        import baresip
+    except ImportError as err:  # the wheel exists only for x86_64 Linux, CPython 3.11-3.13
+        raise AdapterUnavailable(
+            "baresip-python не установлен; поставьте его или выберите адаптер pyvoip"
+        ) from err
+    return baresip
+
+
+def _free_udp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class BaresipCall(MediaCall):
+    """A call placed through baresip-python."""
+
+    def __init__(self, native: bs.Call, call_id: str) -> None:
+        super().__init__(call_id)
+        self._native = native
+        self._reader: asyncio.Task[None] | None = None
+        native.on(self._on_event)
+        native.on_dtmf(lambda event: self.deliver_digit(event.digit))
+
+    def _on_event(self, event: bs.StackEvent) -> None:
+        import baresip
+
+        if event.event is baresip.Event.CALL_CLOSED and self.answered:
+            reason = event.text or ""
+            by: HangupBy = "network" if "rtp" in reason.lower() else "remote"
+            self.finish_answered(by, reason)
+
+    def start_media(self) -> None:
+        """Begin reading received audio (after the answer)."""
+        self._reader = asyncio.get_running_loop().create_task(self._read_audio())
+
+    async def _read_audio(self) -> None:
+        import baresip
+
+        loop = asyncio.get_running_loop()
+        start, tick, rest = loop.time(), 0, b""
+        audio = self._native.audio
+        while not self.is_ended:
+            try:
+                rest += audio.read(_READ_BYTES)
+            except baresip.AudioRestarted:
+                rest = b""  # re-INVITE replaced the streams; the next read binds anew
+            except baresip.AudioNotActive:
+                pass  # no media for a moment (hold) or the call is closing
+            while len(rest) >= FRAME_BYTES:
+                self.deliver_frame(rest[:FRAME_BYTES])
+                rest = rest[FRAME_BYTES:]
+            tick += 1
+            await asyncio.sleep(max(0.0, start + tick * _FRAME_S - loop.time()))
+
+    def _write_frame(self, frame: bytes) -> None:
+        import baresip
+
+        with contextlib.suppress(baresip.AudioRestarted, baresip.AudioNotActive):
+            self._native.audio.write(frame)
+
+    def _flush_tx(self) -> None:
+        import baresip
+
+        with contextlib.suppress(baresip.AudioRestarted, baresip.AudioNotActive):
+            self._native.audio.flush_tx()
+
+    async def _send_hangup(self) -> None:
+        import baresip
+
+        with contextlib.suppress(baresip.StaleHandleError):
+            await self._native.hangup()
+
+    def _on_finished(self) -> None:
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+
+
+class BaresipTelephone:
+    """The robot's telephone on baresip-python; use ``async with`` or start/close."""
+
+    def __init__(self, config: SipConfig, *, native_log_level: str = "warning") -> None:
+        self.config = config
+        self._native_log_level = native_log_level
+        self._runtime: bs.Runtime | None = None
+        self._agent: bs.UserAgent | None = None
+        self._calls: set[BaresipCall] = set()
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> BaresipTelephone:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the stack, create the account, register when the config says so."""
+        _import_baresip()
+        import baresip
+
+        config = self.config
+        extra = f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
+        if config.local_address is not None:
+            port = config.local_sip_port or _free_udp_port(config.local_address)
+            extra += f"sip_listen {config.local_address}:{port}\n"
+        runtime = baresip.Runtime()
+        try:
+            await runtime.start(
+                baresip.Config(
+                    net_interface=config.local_address,
+                    max_concurrent_calls=config.max_concurrent_calls + 1,
+                    native_log_level=self._native_log_level,
+                    extra_config_text=extra,
+                )
+            )
+        except baresip.BaresipError as err:
+            raise AdapterUnavailable(f"baresip не запустился: {err}") from err
+        self._runtime = runtime
+        try:
+            self._agent = await baresip.UserAgent.create(
+                runtime,
+                baresip.Account(
+                    user=config.user,
+                    domain=config.registrar,
+                    password=config.password,
+                    reg_interval=600 if config.register else 0,
+                    transport=config.transport,
+                    audio_codecs=tuple(codec.lower() for codec in config.codecs),
+                    dtmf_mode="rtpevent",
+                ),
+            )
+            if config.register:
+                await self._agent.register(timeout=_REGISTER_TIMEOUT_S)
+        except baresip.RegistrationError as err:
+            await self.close()
+            raise RegistrationFailed(
+                f"регистрация на {config.registrar} не удалась (SIP {err.status}: {err.reason})"
+            ) from err
+        except (baresip.BaresipError, ValueError) as err:
+            await self.close()
+            raise TelephonyError(f"учётная запись SIP не создана: {err}") from err
+        logger.info("baresip telephone started, registrar %s", config.registrar)
+
+    async def close(self) -> None:
+        """Hang up what is still up, unregister (bounded) and stop the stack."""
+        import baresip
+
+        for call in list(self._calls):
+            with contextlib.suppress(TelephonyError):
+                await call.hangup()
+        if self._agent is not None and self.config.register:
+            with contextlib.suppress(baresip.BaresipError):
+                await self._agent.unregister(timeout=2)
+        self._agent = None
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await runtime.close()
+
+    @property
+    def active_calls(self) -> int:
+        """Calls dialled and not ended yet."""
+        return len(self._calls)
+
+    async def dial(self, number: str, ring_timeout_s: float) -> BaresipCall:
+        """Place a call; returns once it is answered or has failed (with its result)."""
+        import baresip
+
+        if self._agent is None:
+            raise TelephonyError("телефон не запущен: вызовите start()")
+        if len(self._calls) >= self.config.max_concurrent_calls:
+            raise TelephonyError(
+                f"уже идёт {len(self._calls)} звонков — это предел max_concurrent_calls"
+            )
+        headers = {}
+        if self.config.caller_id:
+            headers["P-Asserted-Identity"] = (
+                f"<sip:{self.config.caller_id}@{self.config.registrar_host}>"
+            )
+        try:
+            native = await self._agent.dial(self.config.uri_for(number), headers or None)
+        except baresip.BaresipError as err:
+            raise TelephonyError(f"набор номера не удался: {err}") from err
+        call = BaresipCall(native, native.call_id or f"baresip-{native.handle:x}")
+        self._calls.add(call)
+        try:
+            await native.wait_established(ring_timeout_s)
+        except baresip.CallTimeout:
+            # wait_established has already hung up: a CANCEL went to the far end.
+            call.finish_failed(None, "no answer within ring timeout", Outcome.NO_ANSWER)
+        except baresip.CallFailed as err:
+            call.finish_failed(err.status, err.reason or str(err))
+        except BaseException:
+            with contextlib.suppress(baresip.BaresipError):
+                await native.hangup()
+            self._calls.discard(call)
+            raise
+        if call.is_ended:
+            self._calls.discard(call)
+            return call
+        call.mark_answered()
+        self._check_format(native)
+        call.start_media()
+        watcher = asyncio.get_running_loop().create_task(self._forget_when_ended(call))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return call
+
+    async def _forget_when_ended(self, call: BaresipCall) -> None:
+        await call.wait_ended()
+        self._calls.discard(call)
+
+    @staticmethod
+    def _check_format(native: bs.Call) -> None:
+        import baresip
+
+        with contextlib.suppress(baresip.BaresipError):
+            info = native.audio.info()
+            if info.tx_sample_rate not in (0, SAMPLE_RATE_HZ) or info.tx_channels not in (0, 1):
+                logger.warning(
+                    "call audio is %d Hz x%d, expected 8000 Hz mono",
+                    info.tx_sample_rate,
+                    info.tx_channels,
+                )
