@@ -1,0 +1,71 @@
+"""Exact rules applied over the model's tags: what must not be left to statistics.
+
+- confirm/deny only answer a yes/no question: after «Почему возникла задолженность?»
+  a "да" or "нет" is neither.
+- A conditional on the company's action is no promise and no refusal ("сделаете перерасчёт
+  тогда и оплачу", "пока крышу не залатаете ни рубля не дам"): the condition is a clause
+  opened by "если"/"пока"/"когда"/"как только" whose verb is the company's (2nd or 3rd
+  person plural, or an imperative followed by "тогда").
+- Hedged refusals are no refusal: "я ж не говорю что платить не буду", "я не отказываюсь".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from classifier.contract import Asked, Tag, TurnContext
+from classifier.language import grammemes, lemma, words
+
+__all__ = ["apply_rules", "is_conditional_on_company", "is_hedged_refusal"]
+
+_CONDITION_OPENERS = {"если", "пока", "когда", "как", "сначала", "вот"}
+_THEN = {"тогда", "потом", "после"}
+_OWN_MONEY = {"деньга", "зарплата", "пенсия", "получка", "аванс", "пособие"}
+_HEDGES = (("не", "говорить"), ("не", "отказываться"), ("не", "отказ"))
+
+
+def _company_verb(word: str) -> bool:
+    tags = grammemes(word)
+    return "VERB" in tags and "plur" in tags and ("2per" in tags or "3per" in tags)
+
+
+def is_conditional_on_company(tokens: Sequence[str]) -> bool:
+    """Whether the turn makes its payment depend on what the company does first."""
+    for i, word in enumerate(tokens):
+        if word in _CONDITION_OPENERS:
+            window = tokens[i + 1 : i + 6]
+            if word == "как" and (not window or window[0] != "только"):
+                continue
+            if any(lemma(w) in _OWN_MONEY for w in window):
+                continue  # "когда будут деньги заплачу" is the debtor's own condition: a promise
+            if any(_company_verb(w) for w in window):
+                return True
+        if word in _THEN and i > 0:
+            before = tokens[max(0, i - 5) : i]
+            if any(_company_verb(w) or "impr" in grammemes(w) for w in before):
+                return True
+    return False
+
+
+def is_hedged_refusal(tokens: Sequence[str]) -> bool:
+    """ "не говорю что не буду", "не отказываюсь": negated refusal words."""
+    forms = [lemma(t) for t in tokens]
+    return any((a, b) in _HEDGES for a, b in zip(forms, forms[1:], strict=False))
+
+
+def apply_rules(text: str, context: TurnContext, tags: dict[Tag, float]) -> dict[Tag, float]:
+    """The model's ``tags`` corrected by the exact rules (a new dict)."""
+    result = dict(tags)
+    if context.asked is Asked.REASON:
+        result.pop(Tag.CONFIRM, None)
+        result.pop(Tag.DENY, None)
+    tokens = words(text)
+    if is_conditional_on_company(tokens):
+        result.pop(Tag.PROMISE_TO_PAY, None)
+        result.pop(Tag.REFUSAL, None)
+    if is_hedged_refusal(tokens):
+        result.pop(Tag.REFUSAL, None)
+    if Tag.CONFIRM in result and Tag.DENY in result:
+        weaker = Tag.CONFIRM if result[Tag.CONFIRM] < result[Tag.DENY] else Tag.DENY
+        result.pop(weaker)
+    return result
