@@ -96,6 +96,8 @@ class DebtorPool:
             process.wait(_STOP_TIMEOUT_S)
         if self._reader is not None:
             self._reader.join(_STOP_TIMEOUT_S)
+        if process.stdout is not None:
+            process.stdout.close()
 
     def events(self, event: str | None = None, user: str | None = None) -> list[DebtorEvent]:
         """Events reported so far, optionally of one kind and one debtor."""

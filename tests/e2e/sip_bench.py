@@ -1,0 +1,160 @@
+"""The SIP bench for tests: Kamailio, simulated debtors and sipp on 127.0.0.1.
+
+Session-scoped and synchronous (plain processes), so every test and every adapter shares
+one registrar and one debtor process; robots (async) are made per test. Ports come from the
+OS. Import the fixtures into a ``conftest.py`` to use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import fftconvolve
+
+from dialer.sandbox.debtor import DebtorSpec
+from dialer.sandbox.debtor_pool import DebtorPool
+from dialer.sandbox.kamailio import Kamailio, KamailioOptions
+from dialer.sandbox.sipp import Scenario, SippRun
+from dialer.sandbox.voices import say_to_wav
+from dialer.sandbox.wavfile import read_pcm
+
+__all__ = [
+    "SipBench",
+    "Voices",
+    "best_correlation",
+    "active_seconds",
+    "require_sip_tools",
+    "sip_bench",
+    "voices",
+]
+
+GREETING_TEXT = "Алло, слушаю вас. Кто это звонит?"
+ANSWER_TEXT = "Я заплачу двадцатого числа, честное слово."
+PROMPT_TEXT = "Здравствуйте! Это служба напоминаний управляющей компании."
+
+
+def require_sip_tools() -> None:
+    """Skip (with the reason) when the Debian SIP bench packages are missing."""
+    missing = [tool for tool in ("kamailio", "sipp", "espeak-ng", "sox") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"SIP bench tools not installed: {', '.join(missing)}")
+
+
+@dataclass(frozen=True)
+class Voices:
+    """Russian speech WAVs used by the bench (8 kHz s16 mono)."""
+
+    greeting: Path
+    answer: Path
+    prompt: Path
+
+    def pcm(self, name: str) -> bytes:
+        """The samples of one of the voices."""
+        path: Path = getattr(self, name)
+        return read_pcm(path)
+
+
+@pytest.fixture(scope="session")
+def voices(tmp_path_factory: pytest.TempPathFactory) -> Voices:
+    """Synthesized once per session with espeak-ng."""
+    require_sip_tools()
+    cache = tmp_path_factory.mktemp("voices")
+    return Voices(
+        greeting=say_to_wav(GREETING_TEXT, cache),
+        answer=say_to_wav(ANSWER_TEXT, cache),
+        prompt=say_to_wav(PROMPT_TEXT, cache),
+    )
+
+
+@dataclass
+class SipBench:
+    """A running registrar and debtor process, with the bench's numbers."""
+
+    kamailio: Kamailio
+    debtors: DebtorPool
+    workdir: Path
+
+    @property
+    def password(self) -> str:
+        return self.kamailio.options.password
+
+    def closed_calls(self, user: str) -> int:
+        """How many calls of a debtor have closed so far (mark before dialling)."""
+        return len(self.debtors.events("call_closed", user=user))
+
+    async def heard_by(self, user: str, mark: int, timeout_s: float = 20.0) -> bytes:
+        """What the debtor heard in its next call after ``mark`` (waits for its end)."""
+        event = await asyncio.to_thread(
+            self.debtors.wait_event, "call_closed", user=user, count=mark + 1, timeout_s=timeout_s
+        )
+        return read_pcm(Path(str(event["recording"])))
+
+    def sipp(self, scenario: Scenario) -> SippRun:
+        """A started sipp UAS for one call; dial ``sipp-<anything>`` to reach it."""
+        run = SippRun(scenario, self.workdir / "sipp", self.kamailio.sipp_port)
+        run.start()
+        return run
+
+
+DEBTORS = (
+    DebtorSpec("talker"),  # greeting and answer are filled in by the fixture
+    DebtorSpec("dtmf"),
+    DebtorSpec("quitter"),
+    DebtorSpec("listener"),
+    DebtorSpec("busy", behaviour="busy"),
+)
+
+
+@pytest.fixture(scope="session")
+def sip_bench(tmp_path_factory: pytest.TempPathFactory, voices: Voices) -> Iterator[SipBench]:
+    """Kamailio (digest auth on REGISTER) and the bench debtors, for the whole session."""
+    workdir = tmp_path_factory.mktemp("sip-bench")
+    kamailio = Kamailio(workdir / "kamailio", KamailioOptions())
+    specs = [
+        DebtorSpec("talker", greeting=str(voices.greeting), answers=(str(voices.answer),)),
+        DebtorSpec("dtmf", dtmf="1#5"),
+        DebtorSpec("quitter", greeting=str(voices.greeting), hangup_after_greeting=True),
+        DebtorSpec("listener"),
+        DebtorSpec("busy", behaviour="busy"),
+    ]
+    try:
+        kamailio.start()
+        pool = DebtorPool(workdir / "debtors", kamailio.address, kamailio.options.password, specs)
+        try:
+            pool.start()
+            yield SipBench(kamailio, pool, workdir)
+        finally:
+            pool.stop()
+    finally:
+        kamailio.stop()
+
+
+def _samples(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+
+
+def best_correlation(template: bytes, signal: bytes) -> float:
+    """Normalised cross-correlation of ``template`` at its best position inside ``signal``."""
+    t, s = _samples(template), _samples(signal)
+    if len(s) < len(t) or not np.any(t) or not np.any(s):
+        return 0.0
+    dot = fftconvolve(s, t[::-1], mode="valid")
+    energy = np.convolve(s * s, np.ones(len(t)), mode="valid")
+    norm = np.sqrt(np.maximum(energy, 1e-9)) * np.sqrt(float(np.sum(t * t)))
+    return float(np.max(dot / norm))
+
+
+def active_seconds(pcm: bytes, threshold_rms: float = 500.0) -> float:
+    """Seconds of 20 ms frames louder than ``threshold_rms``."""
+    s = _samples(pcm)
+    frames = len(s) // 160
+    if frames == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(s[: frames * 160].reshape(frames, 160) ** 2, axis=1))
+    return float(np.count_nonzero(rms > threshold_rms)) * 0.02
