@@ -15,9 +15,11 @@ def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
+    from napomni.commands.script_cmd import script
 
     return [
         bench.bench,
         demo.demo,
         db_commands.db,
+        script,
     ]
