@@ -1,0 +1,234 @@
+"""What the robot says: text → 8 kHz s16le mono, recorded prompts first, TTS for the rest.
+
+* :class:`PromptLibrary` — a folder of WAVs a company recorded with its own voice, keyed by
+  prompt id, with an index ``<id>: <text>`` per line (Asterisk's ``core-sounds-ru.txt``
+  format, so Debian's Russian Asterisk prompts load as one). A phrase the library has is
+  played as recorded.
+* Otherwise the phrase is assembled the way a PBX says numbers: every word the library has
+  as a one-word fragment (``digits/3`` "три", ``digits/mon-10`` "ноября") is played from its
+  recording, and the runs of words it lacks go to the TTS engine.
+* :class:`EspeakTts` (espeak-ng ``-v ru``) is the default TTS; any :class:`TtsEngine` fits.
+* Rendered prompts are cached on disk by text + voice.
+
+Digits, ``₽`` and dates are first turned into words by :func:`speech.russian.normalize_text`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from speech.audio import TELEPHONY, Audio, AudioFormat, convert, read_wav, silence, write_wav
+from speech.errors import AudioFormatError, SynthesisError
+from speech.russian import normalize_text
+from speech.vad import frame_dbfs
+
+__all__ = [
+    "ASTERISK_RU_INDEX",
+    "ASTERISK_RU_SOUNDS",
+    "EspeakTts",
+    "PromptLibrary",
+    "Synthesizer",
+    "TtsEngine",
+]
+
+ASTERISK_RU_SOUNDS = Path("/usr/share/asterisk/sounds/ru")
+ASTERISK_RU_INDEX = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
+_GAP = silence(0.06)
+_TRIM_DBFS = -45.0
+
+
+class TtsEngine(Protocol):
+    """Renders any Russian text; ``voice`` names the voice (part of the cache key)."""
+
+    @property
+    def voice(self) -> str:
+        """Stable name of the voice and its settings."""
+        ...
+
+    def render(self, text: str) -> Audio:
+        """Audio of ``text`` (any format; the synthesizer converts it)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EspeakTts:
+    """espeak-ng from Debian: robotic but always there."""
+
+    language: str = "ru"
+    speed_wpm: int = 150
+    timeout_s: float = 30.0
+
+    @property
+    def voice(self) -> str:
+        """The espeak-ng voice and speed."""
+        return f"espeak-ng:{self.language}:{self.speed_wpm}"
+
+    def render(self, text: str) -> Audio:
+        """Run espeak-ng and read the WAV it writes to stdout."""
+        binary = shutil.which("espeak-ng")
+        if binary is None:
+            raise SynthesisError("espeak-ng не установлен (apt-get install espeak-ng)")
+        try:
+            done = subprocess.run(
+                [binary, "-v", self.language, "-s", str(self.speed_wpm), "--stdout", text],
+                capture_output=True,
+                check=True,
+                timeout=self.timeout_s,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
+            raise SynthesisError(f"espeak-ng не смог озвучить фразу: {err}") from err
+        return _wav_bytes(done.stdout)
+
+
+def _wav_bytes(data: bytes) -> Audio:
+    """espeak-ng's stdout WAV: its length fields are left unfilled, so read to the end."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            fmt = AudioFormat(wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+    except (wave.Error, EOFError) as err:
+        raise SynthesisError(f"TTS вернул не WAV: {err}") from err
+    data_at = data.find(b"data")
+    if data_at < 0:
+        raise SynthesisError("TTS вернул WAV без блока данных")
+    pcm = data[data_at + 8 :]
+    block = fmt.channels * fmt.sample_width_bytes
+    return Audio(fmt, pcm[: len(pcm) - len(pcm) % block])
+
+
+def _key(text: str) -> str:
+    """Words of a phrase compared loosely: case, ё/е and punctuation ignored."""
+    return " ".join(re.findall(r"[а-яa-z0-9]+", text.lower().replace("ё", "е")))
+
+
+def _trim(audio: Audio) -> Audio:
+    """Cut the silence a recorded fragment starts and ends with (PBX fragments are padded)."""
+    frame = audio.format.frame_bytes(10)
+    chunks = [audio.pcm[i : i + frame] for i in range(0, len(audio.pcm), frame)]
+    loud = [i for i, c in enumerate(chunks) if frame_dbfs(c) >= _TRIM_DBFS]
+    if not loud:
+        return audio
+    return Audio(audio.format, b"".join(chunks[loud[0] : loud[-1] + 1]))
+
+
+class PromptLibrary:
+    """Recorded prompts: ``<folder>/<id>.wav`` and an index of ``<id>: <text>`` lines."""
+
+    def __init__(self, folder: Path, texts: dict[str, str]) -> None:
+        self.folder = folder
+        self._by_phrase = {_key(text): pid for pid, text in texts.items() if _key(text)}
+        self._fragments = {k: pid for k, pid in self._by_phrase.items() if " " not in k}
+
+    @classmethod
+    def load(cls, folder: Path, index: Path | None = None) -> PromptLibrary:
+        """Read the index (``prompts.txt`` in the folder by default; ``.gz`` is fine)."""
+        index = index or folder / "prompts.txt"
+        try:
+            raw = index.read_bytes()
+        except OSError as err:
+            raise SynthesisError(f"нет указателя записанных фраз {index}: {err.strerror}") from err
+        text = (gzip.decompress(raw) if index.suffix == ".gz" else raw).decode("utf-8")
+        texts: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.strip() or line.startswith(";") or ":" not in line:
+                continue
+            pid, said = line.split(":", 1)
+            if not said.strip().startswith("[") and (folder / f"{pid.strip()}.wav").is_file():
+                texts[pid.strip()] = said.strip()
+        return cls(folder, texts)
+
+    @classmethod
+    def asterisk_ru(cls) -> PromptLibrary | None:
+        """Debian's Russian Asterisk prompts (human voice, 8 kHz), when installed."""
+        if ASTERISK_RU_INDEX.is_file() and ASTERISK_RU_SOUNDS.is_dir():
+            return cls.load(ASTERISK_RU_SOUNDS, ASTERISK_RU_INDEX)
+        return None
+
+    @property
+    def name(self) -> str:
+        """Identifies the library in cache keys."""
+        return f"prompts:{self.folder}:{len(self._by_phrase)}"
+
+    def phrase(self, text: str) -> Audio | None:
+        """The recording of exactly this phrase, if the library has one."""
+        pid = self._by_phrase.get(_key(text))
+        return self._read(pid) if pid else None
+
+    def fragment(self, word: str) -> Audio | None:
+        """The recording of one word (a PBX fragment), trimmed of its padding."""
+        pid = self._fragments.get(_key(word))
+        return _trim(self._read(pid)) if pid else None
+
+    def _read(self, pid: str) -> Audio:
+        try:
+            return convert(read_wav(self.folder / f"{pid}.wav"), TELEPHONY)
+        except AudioFormatError as err:
+            raise SynthesisError(f"записанная фраза {pid}: {err}") from err
+
+
+class Synthesizer:
+    """Text → telephony audio: recorded prompts, PBX-style fragments, then TTS; cached on disk."""
+
+    def __init__(
+        self,
+        tts: TtsEngine | None = None,
+        library: PromptLibrary | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.tts = tts or EspeakTts()
+        self.library = library
+        self.cache_dir = cache_dir
+
+    @property
+    def voice(self) -> str:
+        """The voice this synthesizer speaks with (TTS voice and prompt library)."""
+        return f"{self.tts.voice}+{self.library.name if self.library else 'tts-only'}"
+
+    def synthesize(self, text: str, today: dt.date | None = None) -> bytes:
+        """8 kHz s16le mono PCM of ``text`` (digits, ₽ and dates said in words)."""
+        spoken = normalize_text(text, today)
+        cached = self._cache_path(spoken)
+        if cached is not None and cached.is_file():
+            return read_wav(cached).pcm
+        pcm = self._render(spoken).pcm
+        if cached is not None:
+            write_wav(cached, Audio(TELEPHONY, pcm))
+        return pcm
+
+    def _cache_path(self, spoken: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256(f"{self.voice}\0{spoken}".encode()).hexdigest()
+        return self.cache_dir / digest[:2] / f"{digest}.wav"
+
+    def _render(self, spoken: str) -> Audio:
+        if self.library is not None and (recorded := self.library.phrase(spoken)) is not None:
+            return recorded
+        pieces = [_trim(convert(a, TELEPHONY)) for a in self._pieces(spoken)]
+        gap = _GAP.pcm
+        return Audio(TELEPHONY, gap + gap.join(p.pcm for p in pieces) + gap)
+
+    def _pieces(self, spoken: str) -> Iterator[Audio]:
+        words = spoken.split()
+        pending: list[str] = []
+        for word in words:
+            fragment = self.library.fragment(word) if self.library else None
+            if fragment is None:
+                pending.append(word)
+                continue
+            if pending:
+                yield self.tts.render(" ".join(pending))
+                pending = []
+            yield fragment
+        if pending:
+            yield self.tts.render(" ".join(pending))

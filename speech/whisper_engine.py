@@ -1,0 +1,206 @@
+"""The Whisper engine (faster-whisper, int8 on CPU): utterance-level recognition.
+
+For post-call re-transcription of recordings and for machines with no Vosk model. Live, it
+has the same stream interface as Vosk: :mod:`speech.vad` finds each utterance, which is
+decoded whole when it ends (one :class:`FinalResult` per utterance, no partials; barge-in
+still gets :class:`SpeechStarted`). Whisper pads every input to a 30 s window, so an
+utterance costs about the same (≈2 s on two cores) whatever its length.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from speech.audio import (
+    FRAME_BYTES,
+    TELEPHONY,
+    Audio,
+    AudioFormat,
+    convert,
+    pcm_to_float32,
+    split_frames,
+)
+from speech.errors import AudioFormatError, RecognitionError
+from speech.models import is_whisper_model
+from speech.recognition import FinalResult, RecognitionEvent, SpeechStarted, Transcript, Word
+from speech.vad import EndpointConfig, Endpointer, VadState
+
+__all__ = ["WhisperConfig", "WhisperEngine", "WhisperStream"]
+
+WHISPER_RATE = AudioFormat(sample_rate_hz=16000)
+_PRE_ROLL_FRAMES = 10  # 200 ms kept before the detected onset so the first syllable survives
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperConfig:
+    """Decoding options (``beam_size=1`` measured best speed for the same WER here)."""
+
+    language: str = "ru"
+    beam_size: int = 1
+    cpu_threads: int = 0  # 0: CTranslate2 decides
+    compute_type: str = "int8"
+
+
+class _WhisperWord(Protocol):
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class _WhisperSegment(Protocol):
+    text: str
+    words: list[_WhisperWord] | None
+
+
+class WhisperEngine:
+    """A loaded faster-whisper model; build it with :meth:`load`."""
+
+    name = "whisper"
+
+    def __init__(
+        self, model: object, model_path: Path, config: WhisperConfig, endpoint: EndpointConfig
+    ) -> None:
+        self._model = model
+        self.model_path = model_path
+        self.config = config
+        self.endpoint = endpoint
+
+    @classmethod
+    def load(
+        cls,
+        model_path: Path,
+        config: WhisperConfig | None = None,
+        endpoint: EndpointConfig | None = None,
+    ) -> WhisperEngine:
+        """Load the CTranslate2 model (about a second; call from a worker thread)."""
+        if not is_whisper_model(model_path):
+            raise RecognitionError(f"{model_path}: не модель Whisper (нет model.bin, config.json)")
+        from faster_whisper import WhisperModel
+
+        cfg = config or WhisperConfig()
+        try:
+            model = WhisperModel(
+                str(model_path),
+                device="cpu",
+                compute_type=cfg.compute_type,
+                cpu_threads=cfg.cpu_threads,
+            )
+        except (RuntimeError, ValueError, OSError) as err:
+            raise RecognitionError(
+                f"{model_path}: faster-whisper не загрузил модель ({err})"
+            ) from err
+        return cls(model, model_path, cfg, endpoint or EndpointConfig())
+
+    def open_stream(self) -> WhisperStream:
+        """A recogniser for one call."""
+        return WhisperStream(self, self.endpoint)
+
+    def decode(
+        self, samples: npt.NDArray[np.float32], offset_s: float = 0.0, *, vad_filter: bool = False
+    ) -> tuple[str, tuple[Word, ...]]:
+        """Recognise 16 kHz float32 mono samples; word times are shifted by ``offset_s``."""
+        try:
+            segments, _info = self._model.transcribe(  # type: ignore[attr-defined]
+                samples,
+                language=self.config.language,
+                beam_size=self.config.beam_size,
+                word_timestamps=True,
+                vad_filter=vad_filter,
+                condition_on_previous_text=False,
+            )
+            decoded = list(cast(Iterable[_WhisperSegment], segments))
+        except (RuntimeError, ValueError) as err:
+            raise RecognitionError(f"Whisper не распознал фрагмент: {err}") from err
+        words = tuple(
+            Word(
+                text=w.word.strip(),
+                start_s=offset_s + float(w.start),
+                end_s=offset_s + float(w.end),
+                confidence=float(w.probability),
+            )
+            for segment in decoded
+            for w in segment.words or []
+            if w.word.strip()
+        )
+        text = " ".join(s.text.strip() for s in decoded if s.text.strip())
+        return text, words
+
+    def transcribe(self, audio: Audio, *, vad_filter: bool = True) -> Transcript:
+        """Transcribe a whole recording (faster-whisper's own VAD skips the silences)."""
+        speech = convert(audio, WHISPER_RATE)
+        started = time.perf_counter()
+        text, words = self.decode(pcm_to_float32(speech.pcm), vad_filter=vad_filter)
+        return Transcript(
+            text=text,
+            words=words,
+            audio_s=speech.duration_s,
+            decode_s=time.perf_counter() - started,
+        )
+
+
+class WhisperStream:
+    """One call's utterance collector; decodes each utterance when it ends."""
+
+    def __init__(self, engine: WhisperEngine, endpoint: EndpointConfig) -> None:
+        self._engine = engine
+        self._endpointer = Endpointer(endpoint)
+        self._frames: list[bytes] = []
+        self._received_s = 0.0
+        self._utterance_start_s = 0.0
+
+    def accept(self, frame: bytes) -> list[RecognitionEvent]:
+        """Feed telephony PCM (whole 20 ms frames)."""
+        if len(frame) % FRAME_BYTES:
+            raise AudioFormatError(
+                f"ожидаются кадры по {FRAME_BYTES} байт (20 мс, 8 кГц, s16le), получено {len(frame)}"
+            )
+        events: list[RecognitionEvent] = []
+        for piece in split_frames(frame, FRAME_BYTES):
+            events += self._accept_frame(piece)
+        return events
+
+    def _accept_frame(self, frame: bytes) -> list[RecognitionEvent]:
+        self._received_s += 0.02
+        self._frames.append(frame)
+        state = self._endpointer.push(frame)
+        match state:
+            case VadState.SILENCE:
+                del self._frames[: -_PRE_ROLL_FRAMES - 1]  # keep only the pre-roll
+                return []
+            case VadState.SPEECH_STARTED:
+                lead = self._endpointer.voiced_lead_frames + _PRE_ROLL_FRAMES
+                self._frames = self._frames[-lead:]
+                self._utterance_start_s = max(0.0, self._received_s - 0.02 * len(self._frames))
+                return [SpeechStarted(at_s=self._utterance_start_s)]
+            case VadState.SPEECH:
+                return []
+            case VadState.SPEECH_ENDED:
+                return self._decode_utterance()
+
+    def _decode_utterance(self) -> list[RecognitionEvent]:
+        pcm = b"".join(self._frames)
+        self._frames = []
+        if not pcm:
+            return []
+        speech = convert(Audio(TELEPHONY, pcm), WHISPER_RATE)
+        start_s = self._utterance_start_s
+        text, words = self._engine.decode(pcm_to_float32(speech.pcm), start_s)
+        if not text:
+            return []
+        return [FinalResult(text=text, words=words, start_s=start_s, end_s=self._received_s)]
+
+    def flush(self) -> list[RecognitionEvent]:
+        """End the current utterance (hang-up) and decode it."""
+        if not self._endpointer.in_speech:
+            self._frames = []
+            return []
+        self._endpointer.reset()
+        return self._decode_utterance()
