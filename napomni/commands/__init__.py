@@ -16,10 +16,14 @@ def registered_commands() -> list[click.Command]:
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
     from napomni.commands.script_cmd import script
+    from napomni.commands.serve import serve
+    from napomni.commands.user import user
 
     return [
         bench.bench,
         demo.demo,
         db_commands.db,
         script,
+        serve,
+        user,
     ]

@@ -1,0 +1,84 @@
+"""``napomni user``: users of the web service."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from napomni.settings import Settings
+
+__all__ = ["user"]
+
+_ROLES = ("admin", "campaign_manager", "collector", "manager")
+
+
+@click.group(help="Пользователи веб-сервиса.")
+def user() -> None:
+    pass
+
+
+@user.command(
+    "add",
+    help=(
+        "Создать пользователя. Роли: admin — всё; campaign_manager — кампании и карточки; "
+        "collector — очередь эскалаций; manager — отчёты (только чтение). "
+        "Пароль спрашивается дважды или читается из stdin (--password-stdin)."
+    ),
+)
+@click.argument("login")
+@click.option("--role", type=click.Choice(_ROLES), required=True, help="Роль пользователя.")
+@click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    help="Организация (название или номер), данные которой видит пользователь; можно несколько.",
+)
+@click.option("--name", "display_name", default="", help="Имя сотрудника для интерфейса.")
+@click.option("--password-stdin", is_flag=True, help="Прочитать пароль из первой строки stdin.")
+@click.pass_obj
+def user_add(
+    settings: Settings,
+    login: str,
+    role: str,
+    orgs: tuple[str, ...],
+    display_name: str,
+    password_stdin: bool,
+) -> None:
+    from napomni.commands.db import quiet_migration_log
+
+    quiet_migration_log(settings)  # before alembic is imported: it logs while loading
+    from storage.database import make_engine, make_session_factory, upgrade_to_heads
+    from storage.models.users import UserRole
+    from web.errors import UserError
+    from web.passwords import check_password_strength, hash_password
+    from web.users import NewUser, create_user, resolve_organisations
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Пароль", hide_input=True, confirmation_prompt="Ещё раз")
+    try:
+        check_password_strength(password)
+    except UserError as err:
+        raise click.ClickException(str(err)) from err
+    upgrade_to_heads(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            organisation_ids = resolve_organisations(session, orgs)
+            user_id = create_user(
+                session,
+                NewUser(
+                    login=login,
+                    password_hash=hash_password(password),
+                    role=UserRole(role),
+                    organisation_ids=organisation_ids,
+                    display_name=display_name,
+                ),
+            )
+    except UserError as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        engine.dispose()
+    click.echo(f"Пользователь {login} создан (№ {user_id}, роль {role}).")

@@ -1,0 +1,82 @@
+"""The aiohttp application: ``create_app(config)`` owns everything the service runs on.
+
+The database engine and the worker threads are made in ``cleanup_ctx`` (disposed only if
+start-up succeeded); state lives under typed ``web.AppKey`` keys, never in globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from importlib.resources import files
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+
+from storage.database import make_engine, make_session_factory
+from web.config import WebConfig
+from web.keys import CONFIG, DB_EXECUTOR, ROUTES, SESSION_FACTORY, SIGNER, TEMPLATES
+from web.pages import make_environment
+from web.requests import PRINCIPAL
+from web.routing import RouteTable
+from web.security import security_middleware
+from web.sessions import SessionSigner
+
+__all__ = ["AccessLogger", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: method, path without the query string, status, time, user id.
+
+    Query strings carry searches (names, phone digits), so they never reach the log.
+    """
+
+    def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
+        principal = request.get(PRINCIPAL)
+        user = principal.user_id if principal is not None else "-"
+        self.logger.info(
+            "%s %s %s %.1fms user=%s",
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+            user,
+        )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    engine = make_engine(config.database_url)
+    executor = ThreadPoolExecutor(max_workers=config.db_threads, thread_name_prefix="napomni-web")
+    app[SESSION_FACTORY] = make_session_factory(engine)
+    app[DB_EXECUTOR] = executor
+    try:
+        yield
+    finally:
+        await asyncio.get_running_loop().run_in_executor(executor, engine.dispose)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(config: WebConfig) -> web.Application:
+    """The whole web service for ``config``; run it with ``web.run_app`` or an ``AppRunner``."""
+    from web.views import accounts as account_views
+    from web.views import auth as auth_views
+    from web.views import transparency as transparency_views
+
+    app = web.Application(middlewares=[security_middleware], client_max_size=1024**2)
+    app[CONFIG] = config
+    app[SIGNER] = SessionSigner(config.secret, config.session_max_age_s)
+    app[TEMPLATES] = make_environment()
+    table = RouteTable(app)
+    app[ROUTES] = table
+    auth_views.register(table)
+    account_views.register(table)
+    transparency_views.register(table)
+    table.add_static("/static", str(files("web") / "static"))
+    app.cleanup_ctx.append(_database)
+    return app

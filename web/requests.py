@@ -1,0 +1,76 @@
+"""What a handler reads from a request: the principal, the session, validated parameters."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.access import Principal
+from web.errors import BadInput, NotFound, NotSignedIn
+from web.sessions import SessionData
+
+__all__ = [
+    "MAX_ID",
+    "PRINCIPAL",
+    "SESSION",
+    "SET_SESSION",
+    "is_api",
+    "path_id",
+    "principal_of",
+    "query_int",
+    "query_text",
+]
+
+# Ids are 32-bit on PostgreSQL; a larger number from the URL is simply "not found".
+MAX_ID = 2**31 - 1
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+SESSION = web.RequestKey("session", SessionData)
+# A handler that signs in or out puts the new session here; the middleware writes the cookie.
+SET_SESSION = web.RequestKey("set_session", SessionData)
+
+
+def is_api(request: web.Request) -> bool:
+    """JSON API requests get JSON errors; pages get pages and redirects."""
+    return request.path.startswith("/api/")
+
+
+def principal_of(request: web.Request) -> Principal:
+    """The signed-in user of a request under a role policy."""
+    principal: Principal | None = request.get(PRINCIPAL)
+    if principal is None:
+        raise NotSignedIn("нужно войти в систему")
+    return principal
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A positive integer id from the URL path; anything else is "not found"."""
+    raw = request.match_info.get(name, "")
+    if not raw.isascii() or not raw.isdigit():
+        raise NotFound(f"{name}: нет такого")
+    value = int(raw)
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"{name}: нет такого")
+    return value
+
+
+def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
+    """An integer query parameter within ``[low, high]``; a bad value names the parameter."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 12:
+        raise BadInput(f"параметр {name}: ожидается целое число")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadInput(f"параметр {name}: допустимо от {low} до {high}")
+    return value
+
+
+def query_text(request: web.Request, name: str, *, max_length: int = 200) -> str:
+    """A text query parameter (stripped); too long or with control characters is refused."""
+    raw = request.query.get(name, "").strip()
+    if len(raw) > max_length:
+        raise BadInput(f"параметр {name}: не длиннее {max_length} символов")
+    if any(ord(ch) < 32 for ch in raw):
+        raise BadInput(f"параметр {name}: недопустимые символы")
+    return raw

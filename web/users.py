@@ -1,0 +1,122 @@
+"""Users of the service: creating them, signing in, and the principal of a session.
+
+Functions take the caller's SQLAlchemy session (the caller owns the transaction).
+Passwords arrive here only as argon2 hashes, except in :func:`authenticate`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Organisation, utc_now
+from storage.models.users import User, UserOrganisation, UserRole
+from web.access import Principal
+from web.errors import UserError
+from web.passwords import verify_password
+
+__all__ = [
+    "NewUser",
+    "authenticate",
+    "create_user",
+    "load_principal",
+    "resolve_organisations",
+]
+
+_LOGIN_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to create; ``password_hash`` is already an argon2 hash."""
+
+    login: str
+    password_hash: str
+    role: UserRole
+    organisation_ids: Sequence[int] = ()
+    display_name: str = ""
+
+
+def resolve_organisations(session: Session, names_or_ids: Sequence[str]) -> list[int]:
+    """Organisation ids for names or numeric ids as typed on the command line."""
+    found: list[int] = []
+    for item in names_or_ids:
+        key = item.strip()
+        query = sa.select(Organisation.id)
+        if key.isdigit():
+            query = query.where(Organisation.id == int(key))
+        else:
+            query = query.where(Organisation.name == key)
+        organisation_id = session.scalar(query)
+        if organisation_id is None:
+            raise UserError(f"организация {key!r} не найдена")
+        found.append(organisation_id)
+    return found
+
+
+def create_user(session: Session, new: NewUser) -> int:
+    """Create a user; returns its id. Refuses a taken login or a role without organisations."""
+    if not _LOGIN_RE.match(new.login):
+        raise UserError(f"логин {new.login!r}: 2–64 символа, латинские буквы, цифры и . _ @ -")
+    if new.role is not UserRole.ADMIN and not new.organisation_ids:
+        raise UserError(
+            f"роль {new.role.value}: укажите хотя бы одну организацию (--org), "
+            "иначе пользователь ничего не увидит"
+        )
+    taken = session.scalar(sa.select(User.id).where(User.login == new.login))
+    if taken is not None:
+        raise UserError(f"логин {new.login!r} уже занят")
+    user = User(
+        login=new.login,
+        display_name=new.display_name,
+        password_hash=new.password_hash,
+        role=new.role,
+        active=True,
+        session_epoch=0,
+    )
+    user.organisations = [
+        UserOrganisation(organisation_id=org) for org in sorted(set(new.organisation_ids))
+    ]
+    session.add(user)
+    session.flush()
+    return user.id
+
+
+def authenticate(session: Session, login: str, password: str) -> tuple[int, int] | None:
+    """``(user_id, session_epoch)`` if the login and password match an active user.
+
+    Argon2 verification is CPU-heavy: call this off the event loop.
+    """
+    user = session.scalar(sa.select(User).where(User.login == login.strip()))
+    if not verify_password(user.password_hash if user is not None else None, password):
+        return None
+    if user is None or not user.active:
+        return None
+    user.last_login_at = utc_now()
+    return user.id, user.session_epoch
+
+
+def load_principal(session: Session, user_id: int, epoch: int, csrf_token: str) -> Principal | None:
+    """The principal of a signed session, or ``None`` if the user is gone, blocked or signed out."""
+    user = session.scalar(
+        sa.select(User).where(User.id == user_id).options(selectinload(User.organisations))
+    )
+    if user is None or not user.active or user.session_epoch != epoch:
+        return None
+    organisation_ids = (
+        None
+        if user.role is UserRole.ADMIN
+        else frozenset(link.organisation_id for link in user.organisations)
+    )
+    return Principal(
+        user_id=user.id,
+        login=user.login,
+        display_name=user.display_name or user.login,
+        role=user.role,
+        organisation_ids=organisation_ids,
+        csrf_token=csrf_token,
+    )

@@ -1,0 +1,191 @@
+"""Health, sign-in and sign-out, the start page, ``/api/me`` and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from storage.models.users import UserRole
+from web.access import ALL_ROLES, public, roles
+from web.db import in_transaction
+from web.keys import ROUTES
+from web.openapi import build_openapi
+from web.pages import render
+from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
+from web.routing import ApiDoc, RouteTable
+from web.sessions import SessionData
+from web.users import authenticate
+
+__all__ = ["register", "safe_next"]
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+
+_HOME_BY_ROLE = {
+    UserRole.ADMIN: "/campaigns",
+    UserRole.CAMPAIGN_MANAGER: "/campaigns",
+    UserRole.COLLECTOR: "/escalations",
+    UserRole.MANAGER: "/reports",
+}
+
+
+def safe_next(value: str | None) -> str | None:
+    """A local path to go back to after sign-in; anything else (other hosts…) is dropped."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ord(ch) < 32 for ch in value):
+        return None
+    return value
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the service and its database answer."""
+    await in_transaction(request.app, lambda db: db.execute(sa.text("SELECT 1")).scalar_one())
+    return web.json_response({"status": "ok"})
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """The sign-in form (a signed-in user goes straight on)."""
+    next_path = safe_next(request.query.get("next"))
+    principal = request.get(PRINCIPAL)
+    if principal is not None:
+        raise web.HTTPSeeOther(next_path or _HOME_BY_ROLE[principal.role])
+    return await render(request, "login.html", {"next": next_path or "", "error": ""})
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    """Check the login and password; on success a new signed session."""
+    form = await request.post()
+    login = form.get("login")
+    password = form.get("password")
+    next_field = form.get("next")
+    next_path = safe_next(next_field if isinstance(next_field, str) else None)
+    if not isinstance(login, str) or not isinstance(password, str) or not login or not password:
+        return await render(
+            request,
+            "login.html",
+            {"next": next_path or "", "error": "Введите логин и пароль."},
+            status=400,
+        )
+    login_value, password_value = login[:64], password[:256]
+    found = await in_transaction(
+        request.app, lambda db: authenticate(db, login_value, password_value)
+    )
+    if found is None:
+        log.info("sign-in refused")
+        return await render(
+            request,
+            "login.html",
+            {"next": next_path or "", "error": "Неверный логин или пароль."},
+            status=401,
+        )
+    user_id, epoch = found
+    log.info("user %s signed in", user_id)
+    request[SET_SESSION] = request[SESSION].signed_in(user_id, epoch)
+    response = web.HTTPSeeOther(next_path or "/")
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session (the cookie is replaced by an anonymous one)."""
+    principal = principal_of(request)
+    log.info("user %s signed out", principal.user_id)
+    request[SET_SESSION] = SessionData.anonymous()
+    return web.HTTPSeeOther("/login")
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    """The start page of each role."""
+    principal = principal_of(request)
+    return web.HTTPSeeOther(_HOME_BY_ROLE[principal.role])
+
+
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in, and the CSRF token for state-changing API calls."""
+    principal = principal_of(request)
+    return web.json_response(
+        {
+            "id": principal.user_id,
+            "login": principal.login,
+            "display_name": principal.display_name,
+            "role": principal.role.value,
+            "organisation_ids": (
+                None if principal.organisation_ids is None else sorted(principal.organisation_ids)
+            ),
+            "csrf_token": principal.csrf_token,
+        }
+    )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    """The OpenAPI document of every API route."""
+    return web.json_response(build_openapi(request.app[ROUTES].entries(), version=API_VERSION))
+
+
+_ME_SCHEMA = {
+    "type": "object",
+    "required": ["id", "login", "role", "csrf_token"],
+    "properties": {
+        "id": {"type": "integer"},
+        "login": {"type": "string"},
+        "display_name": {"type": "string"},
+        "role": {"type": "string", "enum": [role.value for role in UserRole]},
+        "organisation_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
+        "csrf_token": {"type": "string"},
+    },
+}
+
+
+def register(table: RouteTable) -> None:
+    """Add this module's routes."""
+    table.add(
+        "GET",
+        "/healthz",
+        healthz,
+        public(),
+        name="healthz",
+        api=ApiDoc(
+            operation_id="healthz",
+            summary="Проверка, что сервис и база отвечают",
+            tag="service",
+            response={
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"const": "ok"}},
+            },
+            errors=(),
+        ),
+    )
+    table.add("GET", "/login", login_page, public(), name="login")
+    table.add("POST", "/login", login_submit, public())
+    table.add("POST", "/logout", logout, roles(*ALL_ROLES), name="logout")
+    table.add("GET", "/", home, roles(*ALL_ROLES), name="home")
+    table.add(
+        "GET",
+        "/api/me",
+        me,
+        roles(*ALL_ROLES),
+        api=ApiDoc(
+            operation_id="me",
+            summary="Текущий пользователь и CSRF-токен",
+            tag="session",
+            response=_ME_SCHEMA,
+            errors=(401,),
+        ),
+    )
+    table.add(
+        "GET",
+        "/api/openapi.json",
+        openapi_document,
+        public(),
+        api=ApiDoc(
+            operation_id="openapi",
+            summary="Этот документ",
+            tag="service",
+            response={"type": "object"},
+            errors=(),
+        ),
+    )
