@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from classifier.contract import TurnContext
 from classifier.language import lemma, lemmas, normalise, words
@@ -68,39 +68,82 @@ def turn_tokens(text: str, context: TurnContext) -> list[str]:
 
 
 class TurnVectoriser:
-    """Hashed lemma 1–2-grams + character 2–5-grams of a turn, l2-normalised and stacked."""
+    """Hashed lemma 1–2-grams + character 2–5-grams of a turn, each block l2-normalised.
+
+    Hashing is sklearn's murmurhash3 of each feature string; the same function builds the
+    training matrix and a live turn's vector, so they cannot drift apart. Stateless and
+    thread-safe.
+    """
 
     def __init__(self, word_bits: int = 18, char_bits: int = 18) -> None:
         self.word_bits = word_bits
         self.char_bits = char_bits
-        self._words = HashingVectorizer(
-            analyzer=_identity_ngrams,
-            n_features=2**word_bits,
-            alternate_sign=False,
-            norm="l2",
-            dtype=np.float32,
+
+    @property
+    def n_features(self) -> int:
+        """Width of the feature space: the word block, then the character block."""
+        return 2**self.word_bits + 2**self.char_bits
+
+    def vector(self, text: str, context: TurnContext) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique feature indices and their values for one turn."""
+        word_counts = _hashed(_word_grams(turn_tokens(text, context)), 2**self.word_bits, 0)
+        char_counts = _hashed(_char_grams(normalise(text)), 2**self.char_bits, 2**self.word_bits)
+        indices = np.fromiter(
+            [*word_counts, *char_counts], dtype=np.int64, count=len(word_counts) + len(char_counts)
         )
-        self._chars = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 5),
-            n_features=2**char_bits,
-            alternate_sign=False,
-            norm="l2",
-            dtype=np.float32,
+        values = np.concatenate([_unit(word_counts), _unit(char_counts)])
+        order = np.argsort(indices)
+        return indices[order], values[order]
+
+    def matrix(self, turns: Sequence[tuple[str, TurnContext]]) -> sp.csr_matrix:
+        """The feature matrix of ``turns`` (for training and batch evaluation)."""
+        indptr = [0]
+        all_indices: list[np.ndarray] = []
+        all_values: list[np.ndarray] = []
+        for text, context in turns:
+            indices, values = self.vector(text, context)
+            all_indices.append(indices)
+            all_values.append(values)
+            indptr.append(indptr[-1] + len(indices))
+        return sp.csr_matrix(
+            (
+                np.concatenate(all_values) if all_values else np.zeros(0, np.float32),
+                np.concatenate(all_indices) if all_indices else np.zeros(0, np.int64),
+                np.array(indptr),
+            ),
+            shape=(len(turns), self.n_features),
         )
 
-    def transform(self, turns: Sequence[tuple[str, TurnContext]]) -> sp.csr_matrix:
-        """The feature matrix of ``turns`` (text, context) — stateless, thread-safe."""
-        token_lists = [turn_tokens(text, context) for text, context in turns]
-        texts = [normalise(text) for text, _ in turns]
-        return sp.hstack(
-            [self._words.transform(token_lists), self._chars.transform(texts)], format="csr"
-        )
+
+def _hashed(grams: Sequence[str], size: int, offset: int) -> dict[int, float]:
+    counts: dict[int, float] = {}
+    for gram in grams:
+        index = offset + abs(int(murmurhash3_32(gram, seed=0))) % size
+        counts[index] = counts.get(index, 0.0) + 1.0
+    return counts
 
 
-def _identity_ngrams(tokens: Sequence[str]) -> list[str]:
+def _unit(counts: dict[int, float]) -> np.ndarray:
+    values = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+    norm = float(np.sqrt(np.dot(values, values)))
+    return values / norm if norm else values
+
+
+def _word_grams(tokens: Sequence[str]) -> list[str]:
     """Unigrams and adjacent bigrams of the word tokens (context tokens stay unigrams)."""
     plain = [t for t in tokens if "=" not in t and "|" not in t]
     grams = list(tokens)
     grams.extend(f"{a} {b}" for a, b in zip(plain, plain[1:], strict=False))
+    return grams
+
+
+def _char_grams(text: str) -> list[str]:
+    """Character 2–5-grams inside space-padded words (sklearn's ``char_wb``)."""
+    grams = []
+    for word in words(text):
+        padded = f" {word} "
+        for n in range(2, 6):
+            if n > len(padded):
+                break
+            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
     return grams

@@ -56,14 +56,14 @@ class TrainedClassifier:
     """
 
     vectoriser: TurnVectoriser
-    weights: sp.csc_matrix  # features × tags
+    weights: np.ndarray  # features × tags, dense: a live turn gathers a few hundred rows
     intercepts: np.ndarray  # tags
     thresholds: np.ndarray  # tags
 
     def scores(self, text: str, context: TurnContext) -> dict[Tag, float]:
         """The model's probability for every tag, before thresholds and rules."""
-        x = self.vectoriser.transform([(text, context)])
-        logits = np.asarray((x @ self.weights).todense()).ravel() + self.intercepts
+        indices, values = self.vectoriser.vector(text, context)
+        logits = values @ self.weights[indices] + self.intercepts
         return {tag: 1.0 / (1.0 + math.exp(-float(z))) for tag, z in zip(TAGS, logits, strict=True)}
 
     def classify(self, text: str, context: TurnContext) -> Classification:
@@ -88,7 +88,7 @@ def save_classifier(
     """Write the artifact to ``<models_dir>/classifier/`` atomically; return the directory."""
     target = models_dir / ARTIFACT_DIR
     target.mkdir(parents=True, exist_ok=True)
-    weights = model.weights.tocsc()
+    weights = sp.csc_matrix(model.weights)
     tmp_weights = target / "weights.tmp.npz"
     np.savez_compressed(
         tmp_weights,
@@ -148,13 +148,13 @@ def load_classifier(models_dir: Path) -> TrainedClassifier:
             weights = sp.csc_matrix(
                 (arrays["data"], arrays["indices"], arrays["indptr"]),
                 shape=tuple(int(v) for v in arrays["shape"]),
-            )
+            ).toarray()
             vectoriser = TurnVectoriser(int(arrays["word_bits"]), int(arrays["char_bits"]))
             model = TrainedClassifier(
                 vectoriser, weights, arrays["intercepts"].copy(), arrays["thresholds"].copy()
             )
     except (OSError, KeyError, ValueError) as err:
         raise ModelMismatch(f"повреждены веса {path}; {RETRAIN_HINT}") from err
-    if model.weights.shape != (2**vectoriser.word_bits + 2**vectoriser.char_bits, len(TAGS)):
+    if model.weights.shape != (vectoriser.n_features, len(TAGS)):
         raise ModelMismatch(f"веса {path} не подходят к признакам; {RETRAIN_HINT}")
     return model

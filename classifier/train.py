@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from classifier.contract import TAGS
@@ -56,20 +55,18 @@ def data_hash(turns: Sequence[LabelledTurn]) -> str:
 def fit(turns: Sequence[LabelledTurn], c: float = REGULARISATION_C) -> TrainedClassifier:
     """One logistic regression per tag on hashed word + character features."""
     vectoriser = TurnVectoriser()
-    x = vectoriser.transform([(t.text, t.context) for t in turns])
+    x = vectoriser.matrix([(t.text, t.context) for t in turns])
     columns = []
     intercepts = []
     for tag in TAGS:
         y = np.array([tag in t.tags for t in turns], dtype=np.int8)
         model = LogisticRegression(C=c, solver="liblinear", max_iter=1000)
         model.fit(x, y)
-        columns.append(sp.csc_matrix(model.coef_.astype(np.float32).T))
+        columns.append(model.coef_.astype(np.float32).ravel())
         intercepts.append(float(model.intercept_[0]))
-    weights = sp.hstack(columns, format="csc")
-    weights.eliminate_zeros()
     return TrainedClassifier(
         vectoriser,
-        weights,
+        np.stack(columns, axis=1),
         np.array(intercepts, dtype=np.float32),
         np.full(len(TAGS), THRESHOLD, dtype=np.float32),
     )
