@@ -15,15 +15,21 @@ def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
+    from napomni.commands.classifier_cmd import classifier
+    from napomni.commands.classify import classify
     from napomni.commands.script_cmd import script
     from napomni.commands.serve import serve
+    from napomni.commands.speech_cmd import models, say, transcribe
     from napomni.commands.user import user
 
     return [
         bench.bench,
         demo.demo,
         db_commands.db,
+        classify,
+        classifier,
         script,
         serve,
+        *(transcribe, say, models),
         user,
     ]

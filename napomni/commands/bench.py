@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from napomni.commands.classifier_cmd import bench_classifier
+from napomni.commands.speech_cmd import bench_speech, bench_wer
+
 __all__ = ["bench"]
 
 
@@ -20,3 +23,8 @@ def bench_all(ctx: click.Context) -> None:
             continue
         click.echo(f"== napomni bench {name}")
         ctx.invoke(command)
+
+
+bench.add_command(bench_classifier)
+bench.add_command(bench_speech)
+bench.add_command(bench_wer)
