@@ -82,7 +82,7 @@ class TurnVectoriser:
     @property
     def n_features(self) -> int:
         """Width of the feature space: the word block, then the character block."""
-        return 2**self.word_bits + 2**self.char_bits
+        return (1 << self.word_bits) + (1 << self.char_bits)
 
     def vector(self, text: str, context: TurnContext) -> tuple[np.ndarray, np.ndarray]:
         """Sorted unique feature indices and their values for one turn."""
@@ -139,7 +139,7 @@ def _word_grams(tokens: Sequence[str]) -> list[str]:
 
 def _char_grams(text: str) -> list[str]:
     """Character 2–5-grams inside space-padded words (sklearn's ``char_wb``)."""
-    grams = []
+    grams: list[str] = []
     for word in words(text):
         padded = f" {word} "
         for n in range(2, 6):

@@ -66,7 +66,6 @@ def classify(settings: Settings, file: Path | None, evaluate_file: Path | None) 
                 stream.close()
     except ClassifierError as err:
         raise click.ClickException(str(err)) from err
-    out = click.get_text_stream("stdout")
     for text, context in turns:
         result = model.classify(text, context)
-        out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
