@@ -74,7 +74,7 @@ class TrainedClassifier:
             for (tag, p), limit in zip(scores.items(), self.thresholds, strict=True)
             if p >= limit
         }
-        tags = apply_rules(text, context, asserted)
+        tags = apply_rules(text, context, asserted, scores)
         day, amount = (None, None)
         if Tag.PROMISE_TO_PAY in tags:
             day, amount = extract_promise(text, context)

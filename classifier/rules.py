@@ -6,6 +6,8 @@
   тогда и оплачу", "пока крышу не залатаете ни рубля не дам"): the condition is a clause
   opened by "если"/"пока"/"когда"/"как только" whose verb is the company's (2nd or 3rd
   person plural, or an imperative followed by "тогда").
+- A first-person future of a paying verb, not negated ("переведу", "отдам", "буду платить"),
+  is a promise even in words the model has not met.
 - Hedged refusals are no refusal: "я ж не говорю что платить не буду", "я не отказываюсь".
 """
 
@@ -16,10 +18,10 @@ from collections.abc import Sequence
 from classifier.contract import Asked, Tag, TurnContext
 from classifier.language import grammemes, lemma, words
 
-__all__ = ["apply_rules", "is_conditional_on_company", "is_hedged_refusal"]
+__all__ = ["apply_rules", "is_conditional_on_company", "is_hedged_refusal", "states_promise"]
 
 _CONDITION_OPENERS = {"если", "пока", "когда", "как", "сначала", "вот"}
-_THEN = {"тогда", "потом", "после"}
+_THEN = {"тогда", "потом"}
 _OWN_MONEY = {"деньга", "зарплата", "пенсия", "получка", "аванс", "пособие"}
 _HEDGES = (("не", "говорить"), ("не", "отказываться"), ("не", "отказ"))
 
@@ -47,19 +49,48 @@ def is_conditional_on_company(tokens: Sequence[str]) -> bool:
     return False
 
 
+_PAYING = {
+    "заплатить", "оплатить", "погасить", "внести", "перевести", "отдать", "вернуть",
+    "перечислить", "рассчитаться", "закинуть", "скинуть", "выплатить", "расплатиться",
+}  # fmt: skip
+_PAYING_IMPERFECT = {"платить", "оплачивать", "гасить", "погашать", "вносить", "отдавать"}
+
+
+def states_promise(tokens: Sequence[str]) -> bool:
+    """A non-negated first-person future of a paying verb: "оплачу", "внесём", "буду платить"."""
+    for i, word in enumerate(tokens):
+        if i > 0 and tokens[i - 1] in ("не", "ни"):
+            continue
+        tags = grammemes(word)
+        if "VERB" in tags and "1per" in tags and "futr" in tags and lemma(word) in _PAYING:
+            return True
+        if lemma(word) == "быть" and "1per" in tags and "futr" in tags:
+            if i + 1 < len(tokens) and lemma(tokens[i + 1]) in _PAYING_IMPERFECT:
+                return True
+    return False
+
+
 def is_hedged_refusal(tokens: Sequence[str]) -> bool:
     """ "не говорю что не буду", "не отказываюсь": negated refusal words."""
     forms = [lemma(t) for t in tokens]
     return any((a, b) in _HEDGES for a, b in zip(forms, forms[1:], strict=False))
 
 
-def apply_rules(text: str, context: TurnContext, tags: dict[Tag, float]) -> dict[Tag, float]:
-    """The model's ``tags`` corrected by the exact rules (a new dict)."""
+def apply_rules(
+    text: str, context: TurnContext, tags: dict[Tag, float], scores: dict[Tag, float]
+) -> dict[Tag, float]:
+    """The model's asserted ``tags`` corrected by the exact rules (a new dict).
+
+    ``scores`` are the model's probabilities for every tag: a tag a rule adds keeps the
+    model's confidence for it, raised to at least 0.5.
+    """
     result = dict(tags)
+    tokens = words(text)
+    if Tag.PROMISE_TO_PAY not in result and Tag.REFUSAL not in result and states_promise(tokens):
+        result[Tag.PROMISE_TO_PAY] = round(max(scores.get(Tag.PROMISE_TO_PAY, 0.0), 0.5), 4)
     if context.asked is Asked.REASON:
         result.pop(Tag.CONFIRM, None)
         result.pop(Tag.DENY, None)
-    tokens = words(text)
     if is_conditional_on_company(tokens):
         result.pop(Tag.PROMISE_TO_PAY, None)
         result.pop(Tag.REFUSAL, None)
