@@ -80,7 +80,8 @@ def export_recording(wav_path: Path, target: Path, fmt: ExportFormat) -> Path:
         raise SpeechError("для экспорта в MP3/OGG нужен ffmpeg (apt-get install ffmpeg)")
     from pydub import AudioSegment  # imports audioop: keep it off the package's import path
 
-    segment = AudioSegment.from_wav(str(wav_path))
+    with wav_path.open("rb") as source:  # pydub leaves files it opened itself unclosed
+        segment = AudioSegment.from_wav(source)
     codec = "libmp3lame" if fmt is ExportFormat.MP3 else "libvorbis"
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
@@ -88,7 +89,7 @@ def export_recording(wav_path: Path, target: Path, fmt: ExportFormat) -> Path:
     ) as partial:
         partial_path = Path(partial.name)
     try:
-        segment.export(str(partial_path), format=fmt.value, codec=codec)
+        segment.export(str(partial_path), format=fmt.value, codec=codec).close()
         partial_path.replace(target)
     finally:
         partial_path.unlink(missing_ok=True)
