@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-__all__ = ["download", "json_ok", "to_jsonable"]
+__all__ = ["download", "json_ok", "see_other", "to_jsonable"]
 
 
 def to_jsonable(value: object) -> object:
@@ -48,3 +48,8 @@ def download(body: bytes, filename: str, content_type: str) -> web.Response:
     return web.Response(
         body=body, content_type=content_type, headers={"Content-Disposition": disposition}
     )
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 redirect returned (not raised), so the middleware can still set the cookie."""
+    return web.Response(status=303, headers={"Location": location})

@@ -24,6 +24,7 @@ from web.db import in_transaction
 from web.errors import Forbidden, NotSignedIn, RequestRefused
 from web.keys import CONFIG, ROUTES, SIGNER
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, is_api
+from web.responses import see_other
 from web.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, SessionData
 from web.users import load_principal
 
@@ -67,7 +68,7 @@ async def _render_refusal(request: web.Request, refused: RequestRefused) -> web.
         )
     if isinstance(refused, NotSignedIn):
         target = request.path_qs if request.method == "GET" else "/"
-        return web.HTTPSeeOther(location=f"/login?next={quote(target, safe='')}")
+        return see_other(location=f"/login?next={quote(target, safe='')}")
     from web.pages import render_error
 
     return await render_error(request, refused)

@@ -14,6 +14,7 @@ from web.keys import ROUTES
 from web.openapi import build_openapi
 from web.pages import render
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
+from web.responses import see_other
 from web.routing import ApiDoc, RouteTable
 from web.sessions import SessionData
 from web.users import authenticate
@@ -85,8 +86,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     user_id, epoch = found
     log.info("user %s signed in", user_id)
     request[SET_SESSION] = request[SESSION].signed_in(user_id, epoch)
-    response = web.HTTPSeeOther(next_path or "/")
-    return response
+    return see_other(next_path or "/")
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -94,13 +94,13 @@ async def logout(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     log.info("user %s signed out", principal.user_id)
     request[SET_SESSION] = SessionData.anonymous()
-    return web.HTTPSeeOther("/login")
+    return see_other("/login")
 
 
 async def home(request: web.Request) -> web.StreamResponse:
     """The start page of each role."""
     principal = principal_of(request)
-    return web.HTTPSeeOther(_HOME_BY_ROLE[principal.role])
+    return see_other(_HOME_BY_ROLE[principal.role])
 
 
 async def me(request: web.Request) -> web.Response:
