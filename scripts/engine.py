@@ -9,6 +9,7 @@ Rules the engine keeps whatever a script says:
 - voicemail or an operator announcement: hang up at once, saying nothing;
 - no debt detail is spoken and no payment message is sent before the debtor confirmed who
   they are (the loader checks this statically; the engine checks it again at run time);
+- at most one payment message per call;
 - after ``max_misunderstood`` consecutive answers it had to ask again, it gives up politely
   (the script's ``give_up`` node) instead of looping.
 """
@@ -100,6 +101,7 @@ class Conversation:
         self._messages: list[MessageKind] = []
         self._turns = 0
         self._interruptible_pending = False
+        self._trail: list[str] = []
 
     # --- state the session reads --------------------------------------------------
 
@@ -117,6 +119,16 @@ class Conversation:
     def asked(self) -> Asked | None:
         """What the robot is waiting an answer to (pass it to the classifier), if listening."""
         return self._node.ask if self._node is not None and not self.ended else None
+
+    @property
+    def node(self) -> str | None:
+        """The name of the node the conversation is at (for logs: a node name, no text)."""
+        return self._node.name if self._node is not None else None
+
+    @property
+    def trail(self) -> tuple[str, ...]:
+        """Every node entered so far, in order (for the call record and for tests)."""
+        return tuple(self._trail)
 
     @property
     def identity_confirmed(self) -> bool:
@@ -237,6 +249,7 @@ class Conversation:
         while True:
             node = self.script.nodes[name]
             self._node = node
+            self._trail.append(name)
             if node.confirm_promise and self._promise is not None:
                 # The read-back said the whole debt when no sum was named: that is the promise.
                 amount = self._promise.amount
@@ -249,7 +262,9 @@ class Conversation:
             for line in lines:
                 actions.append(Say(self._render(node, line), interruptible=line.interruptible))
                 self._interruptible_pending |= line.interruptible
-            if node.send is not None:
+            # One payment message per call at most: messages count against the debtor's
+            # legal limits (230-ФЗ: 2 a day), and a second copy says nothing new.
+            if node.send is not None and not self._messages:
                 self._require_identity(node, "send")
                 self._messages.append(node.send)
                 actions.append(SendMessage(node.send, self.variables.payment_link))
