@@ -124,7 +124,6 @@ class BaresipTelephone:
         self._runtime: bs.Runtime | None = None
         self._agent: bs.UserAgent | None = None
         self._calls: set[BaresipCall] = set()
-        self._watchers: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> BaresipTelephone:
         await self.start()
@@ -245,14 +244,12 @@ class BaresipTelephone:
         call.mark_answered()
         self._check_format(native)
         call.start_media()
-        watcher = asyncio.get_running_loop().create_task(self._forget_when_ended(call))
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
+        call.add_end_callback(self._forget)
         return call
 
-    async def _forget_when_ended(self, call: BaresipCall) -> None:
-        await call.wait_ended()
-        self._calls.discard(call)
+    def _forget(self, call: MediaCall) -> None:
+        if isinstance(call, BaresipCall):
+            self._calls.discard(call)
 
     @staticmethod
     def _check_format(native: bs.Call) -> None:

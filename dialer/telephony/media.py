@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Final
 
 from dialer.telephony.port import (
@@ -76,6 +76,7 @@ class MediaCall:
         self._play_generation = 0
         self._answered_at: float | None = None
         self._hangup_requested = False
+        self._end_callbacks: list[Callable[[MediaCall], None]] = []
         self.rx_dropped_frames = 0
 
     # -- the port ---------------------------------------------------------------------
@@ -203,6 +204,13 @@ class MediaCall:
             )
         )
 
+    def add_end_callback(self, callback: Callable[[MediaCall], None]) -> None:
+        """Call ``callback(call)`` on the loop when the call ends (at once if it has)."""
+        if self._ended.is_set():
+            callback(self)
+        else:
+            self._end_callbacks.append(callback)
+
     @property
     def answered(self) -> bool:
         """Whether the far end answered."""
@@ -224,6 +232,9 @@ class MediaCall:
         self._rx.put_nowait(_END)
         self._digits.put_nowait("")
         self._on_finished()
+        for callback in self._end_callbacks:
+            callback(self)
+        self._end_callbacks.clear()
 
     # -- hooks --------------------------------------------------------------------------
 

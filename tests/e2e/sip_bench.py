@@ -41,7 +41,9 @@ PROMPT_TEXT = "Здравствуйте! Это служба напоминан�
 
 def require_sip_tools() -> None:
     """Skip (with the reason) when the Debian SIP bench packages are missing."""
-    missing = [tool for tool in ("kamailio", "sipp", "espeak-ng", "sox") if shutil.which(tool) is None]
+    missing = [
+        tool for tool in ("kamailio", "sipp", "espeak-ng", "sox") if shutil.which(tool) is None
+    ]
     if missing:
         pytest.skip(f"SIP bench tools not installed: {', '.join(missing)}")
 

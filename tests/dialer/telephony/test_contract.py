@@ -25,7 +25,8 @@ async def collect(call: Call, into: list[bytes]) -> None:
 def tone(seconds: float, hz: float = 440.0, amplitude: int = 8000) -> bytes:
     count = int(seconds * 8000)
     return struct.pack(
-        f"<{count}h", *(int(amplitude * math.sin(2 * math.pi * hz * n / 8000)) for n in range(count))
+        f"<{count}h",
+        *(int(amplitude * math.sin(2 * math.pi * hz * n / 8000)) for n in range(count)),
     )
 
 
@@ -47,7 +48,8 @@ async def test_answered_call_carries_audio_both_ways(line: Line, voices: Voices)
     far_heard = await line.heard_by("talker", mark)
     assert best_correlation(voices.pcm("prompt"), far_heard) > 0.9
     assert result.outcome is Outcome.ANSWERED
-    assert result.ended and result.hangup_by == "robot"
+    assert result.ended
+    assert result.hangup_by == "robot"
     assert result.duration_s > 1.0
 
 
