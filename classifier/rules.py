@@ -64,9 +64,14 @@ def states_promise(tokens: Sequence[str]) -> bool:
         tags = grammemes(word)
         if "VERB" in tags and "1per" in tags and "futr" in tags and lemma(word) in _PAYING:
             return True
-        if lemma(word) == "быть" and "1per" in tags and "futr" in tags:
-            if i + 1 < len(tokens) and lemma(tokens[i + 1]) in _PAYING_IMPERFECT:
-                return True
+        if (
+            lemma(word) == "быть"
+            and "1per" in tags
+            and "futr" in tags
+            and i + 1 < len(tokens)
+            and lemma(tokens[i + 1]) in _PAYING_IMPERFECT
+        ):
+            return True
     return False
 
 
