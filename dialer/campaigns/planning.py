@@ -68,9 +68,25 @@ class Plan:
     left_out: dict[str, int]
 
 
-def _zones_table(
+@dataclass(frozen=True, slots=True)
+class _ZoneFacts:
+    """Per time zone: whether a call may start now, the schedule, the current periods."""
+
+    callable: sa.ColumnElement[int]
+    in_schedule: sa.ColumnElement[int]
+    day: sa.ColumnElement[dt.date]
+    week: sa.ColumnElement[dt.date]
+    month: sa.ColumnElement[dt.date]
+
+
+def _zone_facts(
     session: Session, campaign: Campaign, now: dt.datetime, calendar: ProductionCalendar
-) -> sa.Subquery:
+) -> _ZoneFacts:
+    """Zone-dependent facts as ``CASE attempts.time_zone …`` expressions.
+
+    A handful of zones, computed in Python; a CASE (not a join) keeps the scan driven by
+    the campaign's attempts, once each, on SQLite's nested loops too.
+    """
     rules = load_organisation_rules(session, campaign.organisation_id, calendar).calls
     rules = rules.for_campaign(campaign.daily_start, campaign.daily_end)
     names = session.scalars(
@@ -78,35 +94,45 @@ def _zones_table(
         .where(Attempt.campaign_id == campaign.id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
         .distinct()
     ).all()
-    rows: list[tuple[str, int, int, dt.date, dt.date, dt.date]] = []
-    for name in names or ["Europe/Moscow"]:
+    callable_now: dict[str, int] = {}
+    in_schedule: dict[str, int] = {}
+    days: dict[str, dt.date] = {}
+    weeks: dict[str, dt.date] = {}
+    months: dict[str, dt.date] = {}
+    for name in names:
         try:
             zone = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            rows.append((name, 0, 1, now.date(), now.date(), now.date()))  # deferred as hours
-            continue
+            continue  # unknown zone: never callable (the claim defers it too)
         today = now.astimezone(zone).date()
         periods = Periods.of(today)
-        in_schedule = today >= campaign.starts_on and (
-            campaign.ends_on is None or today <= campaign.ends_on
+        in_schedule[name] = int(
+            today >= campaign.starts_on and (campaign.ends_on is None or today <= campaign.ends_on)
         )
-        callable_now = is_callable_at(now, zone, rules.calendar, rules.hours)
-        rows.append(
-            (name, int(callable_now), int(in_schedule), periods.day, periods.week, periods.month)
+        callable_now[name] = int(is_callable_at(now, zone, rules.calendar, rules.hours))
+        days[name], weeks[name], months[name] = periods.day, periods.week, periods.month
+
+    def by_zone(values: dict[str, int], default: int) -> sa.ColumnElement[int]:
+        if not values:
+            return sa.literal(default, sa.Integer)
+        return sa.case(values, value=Attempt.time_zone, else_=default)
+
+    def dates(values: dict[str, dt.date]) -> sa.ColumnElement[dt.date]:
+        if not values:
+            return sa.cast(sa.null(), sa.Date)
+        return sa.case(
+            {k: sa.literal(v, sa.Date) for k, v in values.items()},
+            value=Attempt.time_zone,
+            else_=sa.null(),
         )
-    # A UNION ALL of one-row selects: SQLite has no column list for a VALUES alias.
-    selects = [
-        sa.select(
-            sa.literal(name, sa.String).label("zone"),
-            sa.literal(callable_now, sa.Integer).label("callable"),
-            sa.literal(in_schedule, sa.Integer).label("in_schedule"),
-            sa.literal(day, sa.Date).label("day"),
-            sa.literal(week, sa.Date).label("week"),
-            sa.literal(month, sa.Date).label("month"),
-        )
-        for name, callable_now, in_schedule, day, week, month in rows
-    ]
-    return sa.union_all(*selects).subquery("zones")
+
+    return _ZoneFacts(
+        callable=by_zone(callable_now, 0),
+        in_schedule=by_zone(in_schedule, 1),
+        day=dates(days),
+        week=dates(weeks),
+        month=dates(months),
+    )
 
 
 def _classified(
@@ -114,7 +140,7 @@ def _classified(
 ) -> tuple[sa.Subquery, int]:
     """A subquery ``(attempt_id, account_id, due_at, reason)`` over the open attempts."""
     caps = load_organisation_rules(session, campaign.organisation_id, calendar).calls.caps
-    zones = _zones_table(session, campaign, now, calendar)
+    zones = _zone_facts(session, campaign, now, calendar)
     ledger, phone = ContactLedger, aliased(Phone, name="attempt_phone")
     min_seen = session.scalar(
         sa.select(sa.func.min(Attempt.payments_seen_id)).where(
@@ -136,20 +162,20 @@ def _classified(
         Phone.account_id == Attempt.account_id, Phone.status == PhoneStatus.OK
     )
     conv, msg = caps.conversation, caps.message
-    zero = sa.literal_column("0")
+    zero = sa.literal_column("0", sa.Integer)
     capped = sa.or_(
         sa.and_(
-            ledger.day == zones.c.day,
+            ledger.day == zones.day,
             sa.or_(ledger.day_conversations >= conv.per_day, ledger.day_messages >= msg.per_day),
         ),
         sa.and_(
-            ledger.week == zones.c.week,
+            ledger.week == zones.week,
             sa.or_(
                 ledger.week_conversations >= conv.per_week, ledger.week_messages >= msg.per_week
             ),
         ),
         sa.and_(
-            ledger.month == zones.c.month,
+            ledger.month == zones.month,
             sa.or_(
                 ledger.month_conversations >= conv.per_month,
                 ledger.month_messages >= msg.per_month,
@@ -160,7 +186,7 @@ def _classified(
     reason = sa.case(
         (sa.literal(not active), LeftOut.CAMPAIGN_INACTIVE.value),
         (Attempt.status == AttemptStatus.CLAIMED, LeftOut.IN_FLIGHT.value),
-        (zones.c.in_schedule == 0, LeftOut.OUTSIDE_SCHEDULE.value),
+        (zones.in_schedule == 0, LeftOut.OUTSIDE_SCHEDULE.value),
         (Attempt.due_at > now, LeftOut.NOT_DUE.value),
         (stopped, LeftOut.STOP_FLAG.value),
         (
@@ -179,7 +205,7 @@ def _classified(
             ),
             LeftOut.PAID.value,
         ),
-        (zones.c.callable == 0, LeftOut.HOURS.value),
+        (zones.callable == 0, LeftOut.HOURS.value),
         (
             sa.and_(ledger.active_attempt_id.is_not(None), ledger.active_attempt_id != Attempt.id),
             LeftOut.ALREADY_ACTIVE.value,
@@ -194,7 +220,6 @@ def _classified(
             Attempt.due_at.label("due_at"),
             reason.label("reason"),
         )
-        .join(zones, zones.c.zone == Attempt.time_zone)
         .outerjoin(ledger, ledger.account_id == Attempt.account_id)
         .outerjoin(phone, phone.id == Attempt.phone_id)
         .outerjoin(recent_payers, recent_payers.c.account_id == Attempt.account_id)

@@ -15,12 +15,14 @@ def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
+    from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
     from napomni.commands.script_cmd import script
     from napomni.commands.serve import serve
     from napomni.commands.speech_cmd import models, say, transcribe
     from napomni.commands.user import user
+    from napomni.commands.worker import worker
 
     return [
         bench.bench,
@@ -32,4 +34,6 @@ def registered_commands() -> list[click.Command]:
         serve,
         *(transcribe, say, models),
         user,
+        campaign,
+        worker,
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.speech_cmd import bench_speech, bench_wer
 
@@ -25,6 +26,7 @@ def bench_all(ctx: click.Context) -> None:
         ctx.invoke(command)
 
 
+bench.add_command(bench_campaigns)
 bench.add_command(bench_classifier)
 bench.add_command(bench_speech)
 bench.add_command(bench_wer)
