@@ -320,7 +320,7 @@ THANKS = [
         "thanked, no questions",
         [YES, NO],
         OutcomeKind.COMPLETED,
-        says=("звоним сказать спасибо", "<amount 5000 gen> от <date 2026-11-21 gen>"),
+        says=("мы получили ваш платёж — <amount 5000 nom> от <date 2026-11-21 gen>. Спасибо!",),
     ),
     Case("a question passed on", [YES, YES, said()], OutcomeKind.ESCALATED, "question"),
     Case("a question, then no", [YES, YES, NO], OutcomeKind.COMPLETED),
