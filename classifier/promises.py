@@ -177,7 +177,9 @@ def _candidates(tokens: Sequence[str], today: dt.date) -> list[_Candidate]:
                         _Candidate(dt.date(next_year, next_month, min(today.day, last)), i, j + 1)
                     )
         elif (weekday := _lemma_in(word, _WEEKDAYS)) is not None:
-            if any("past" in grammemes(t) for t in tokens[max(0, i - 3) : i]):
+            if any(
+                "past" in grammemes(t) and lemma(t) in _PAY_VERBS for t in tokens[max(0, i - 3) : i]
+            ):
                 continue  # "оплатила в понедельник": a past payment, not a promise
             ahead = (weekday - today.weekday()) % 7 or 7
             found.append(_Candidate(today + dt.timedelta(days=ahead), i, i + 1))

@@ -38,7 +38,7 @@ def is_conditional_on_company(tokens: Sequence[str]) -> bool:
             window = tokens[i + 1 : i + 6]
             if word == "как" and (not window or window[0] != "только"):
                 continue
-            if any(lemma(w) in _OWN_MONEY for w in window):
+            if any(lemma(w) in _OWN_MONEY for w in [*tokens[max(0, i - 4) : i], *window]):
                 continue  # "когда будут деньги заплачу" is the debtor's own condition: a promise
             if any(_company_verb(w) for w in window):
                 return True

@@ -101,3 +101,25 @@ def test_thread_safe_and_deterministic(model: TrainedClassifier) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(lambda t: model.classify(t, _ctx(Asked.PROMISE_DATE)), texts))
     assert got == expected
+
+
+def test_own_money_condition_is_a_promise(model: TrainedClassifier) -> None:
+    """ "как только дадут (зарплату)" is the debtor's condition, not the company's."""
+    result = model.classify(
+        "зарплату задерживают как только дадут сразу заплачу", _ctx(Asked.REASON)
+    )
+    assert result.has(Tag.PROMISE_TO_PAY)
+
+
+def test_probe_set_written_apart_from_the_generator(model: TrainedClassifier) -> None:
+    """50 hand-labelled turns never trained on (classifier/data/probe.jsonl): a regression guard."""
+    from importlib import resources
+
+    from classifier.corpus import read_labelled
+    from classifier.evaluation import evaluate
+
+    text = resources.files("classifier.data").joinpath("probe.jsonl").read_text(encoding="utf-8")
+    gold = read_labelled(text.splitlines())
+    result = evaluate(gold, [model.classify(t.text, t.context) for t in gold])
+    assert result.macro_f1 >= 0.85
+    assert result.date_accuracy >= 0.9
