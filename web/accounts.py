@@ -25,6 +25,7 @@ from storage.models import (
     Person,
     Phone,
 )
+from storage.models.campaigns import Call, Promise, Turn
 from storage.models.users import AccountOpening, OpeningPurpose, UserRole
 from web.access import Principal, mask_document, mask_phone
 from web.errors import NotFound
@@ -204,6 +205,40 @@ class HistoryItem:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnItem:
+    """One exchange of a call: what the robot said, what the debtor answered, the tags."""
+
+    robot_text: str
+    debtor_text: str | None
+    tags: dict[str, float]
+    promise_date: dt.date | None
+    promise_amount: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallItem:
+    """One call of the account with its transcript."""
+
+    id: int
+    started_at: dt.datetime
+    outcome: str | None
+    counted_as: str | None
+    script: str
+    has_recording: bool
+    turns: Sequence[TurnItem]
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseItem:
+    """A promise to pay and what became of it."""
+
+    made_at: dt.datetime
+    due_on: dt.date
+    amount: Decimal | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class AccountCard:
     """Everything the account card shows."""
 
@@ -224,6 +259,8 @@ class AccountCard:
     paid_total: Decimal
     payments: Sequence[PaymentRow]
     history: Sequence[HistoryItem]
+    calls: Sequence[CallItem]
+    promises: Sequence[PromiseItem]
     phones_shown: bool
     documents_shown: bool
 
@@ -277,6 +314,13 @@ def load_card(
         .order_by(ContactEvent.occurred_at.desc(), ContactEvent.id.desc())
         .limit(history_limit)
     ).all()
+    calls = _calls(session, account_id, history_limit)
+    promises = [
+        PromiseItem(p.made_at, p.due_on, p.amount, str(p.status))
+        for p in session.scalars(
+            sa.select(Promise).where(Promise.account_id == account_id).order_by(Promise.id.desc())
+        )
+    ]
     session.add(
         AccountOpening(
             user_id=principal.user_id,
@@ -326,9 +370,46 @@ def load_card(
             )
             for e in events
         ],
+        calls=calls,
+        promises=promises,
         phones_shown=phones_shown,
         documents_shown=documents_shown,
     )
+
+
+def _calls(session: Session, account_id: int, limit: int) -> list[CallItem]:
+    calls = session.scalars(
+        sa.select(Call)
+        .where(Call.account_id == account_id)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(limit)
+    ).all()
+    turns: dict[int, list[TurnItem]] = {}
+    if calls:
+        for turn in session.scalars(
+            sa.select(Turn).where(Turn.call_id.in_([c.id for c in calls])).order_by(Turn.index)
+        ):
+            turns.setdefault(turn.call_id, []).append(
+                TurnItem(
+                    robot_text=turn.robot_text,
+                    debtor_text=turn.debtor_text,
+                    tags=dict(turn.tags or {}),
+                    promise_date=turn.promise_date,
+                    promise_amount=turn.promise_amount,
+                )
+            )
+    return [
+        CallItem(
+            id=c.id,
+            started_at=c.started_at,
+            outcome=c.outcome,
+            counted_as=c.counted_as,
+            script=c.script,
+            has_recording=bool(c.recording_path),
+            turns=turns.get(c.id, []),
+        )
+        for c in calls
+    ]
 
 
 def _person(person: Person, documents_shown: bool) -> CardPerson:

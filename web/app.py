@@ -66,6 +66,8 @@ def create_app(config: WebConfig) -> web.Application:
     """The whole web service for ``config``; run it with ``web.run_app`` or an ``AppRunner``."""
     from web.views import accounts as account_views
     from web.views import auth as auth_views
+    from web.views import campaigns as campaign_views
+    from web.views import escalations as escalation_views
     from web.views import transparency as transparency_views
 
     app = web.Application(middlewares=[security_middleware], client_max_size=1024**2)
@@ -76,6 +78,8 @@ def create_app(config: WebConfig) -> web.Application:
     app[ROUTES] = table
     auth_views.register(table)
     account_views.register(table)
+    campaign_views.register(table)
+    escalation_views.register(table)
     transparency_views.register(table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.orm import Session
 
+from storage.models import Account
+from storage.models.campaigns import Call
 from storage.models.users import OpeningPurpose
 from web.access import CARD_ROLES, roles
 from web.accounts import load_card, search_accounts
 from web.cases import works_case
-from web.db import in_transaction
+from web.db import in_thread, in_transaction
+from web.errors import NotFound
+from web.keys import CONFIG
 from web.pages import render
 from web.requests import path_id, principal_of, query_int, query_text
 from web.responses import json_ok
@@ -65,6 +70,34 @@ async def account_api(request: web.Request) -> web.Response:
         ),
     )
     return json_ok(card)
+
+
+async def call_recording(request: web.Request) -> web.StreamResponse:
+    """The stereo recording of a call (robot left, debtor right), for the card's player."""
+    principal = principal_of(request)
+    call_id = path_id(request, "call_id")
+    recordings = request.app[CONFIG].recordings_dir
+
+    def work(db: Session) -> str | None:
+        call = db.get(Call, call_id)
+        if call is None:
+            return None
+        account = db.get(Account, call.account_id)
+        if account is None or not principal.sees_organisation(account.organisation_id):
+            return None
+        return call.recording_path
+
+    stored = await in_transaction(request.app, work)
+    if stored is None or recordings is None:
+        raise NotFound("записи нет")
+    path = (recordings / stored).resolve()
+    # A stored path may only point inside the recordings directory.
+    if not path.is_relative_to(recordings.resolve()):
+        raise NotFound("записи нет")
+    exists = await in_thread(request.app, path.is_file)
+    if not exists:
+        raise NotFound("записи нет")
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
 
 _MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$"}
@@ -153,6 +186,7 @@ def register(table: RouteTable) -> None:
     policy = roles(*CARD_ROLES)
     table.add("GET", "/accounts", accounts_page, policy, name="accounts")
     table.add("GET", r"/accounts/{account_id:\d+}", account_card_page, policy, name="account")
+    table.add("GET", r"/calls/{call_id:\d+}/recording", call_recording, policy)
     table.add(
         "GET",
         "/api/accounts",

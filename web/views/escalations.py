@@ -1,0 +1,244 @@
+"""The collectors' queue: pages and API (take, resolve, callback, note, phone status)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from web.access import ESCALATION_ROLES, Principal, roles
+from web.accounts import load_card
+from web.cases import works_case
+from web.db import in_transaction
+from web.errors import BadInput
+from web.escalations import (
+    RESOLUTION_TITLES,
+    add_note,
+    case_row,
+    list_queue,
+    mark_phone,
+    resolve_case,
+    schedule_callback,
+    take_case,
+)
+from web.pages import render
+from web.requests import path_id, principal_of
+from web.responses import json_ok, see_other
+from web.routing import ApiDoc, Param, RouteTable
+
+__all__ = ["register"]
+
+Action = Callable[[Session, Principal, int, Mapping[str, object]], None]
+
+
+def _text(data: Mapping[str, object], name: str) -> str:
+    value = data.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadInput(f"{name}: ожидается строка")
+    return value
+
+
+def _int(data: Mapping[str, object], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool):
+        raise BadInput(f"{name}: ожидается целое число")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 11:
+        number = int(value)
+    else:
+        raise BadInput(f"{name}: ожидается целое число")
+    if not 1 <= number <= 2**31 - 1:
+        raise BadInput(f"{name}: нет такого")
+    return number
+
+
+def _when(data: Mapping[str, object], time_zone: str = "Europe/Moscow") -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    raw = _text(data, "callback_at").strip()
+    try:
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError as err:
+        raise BadInput("callback_at: дата и время, например 2026-11-24T10:30") from err
+    if when.tzinfo is None:
+        # The form's datetime-local has no zone: the collector means Moscow time.
+        when = when.replace(tzinfo=ZoneInfo(time_zone))
+    return when
+
+
+def _do_take(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    take_case(db, p, case_id)
+
+
+def _do_resolve(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    resolve_case(db, p, case_id, _text(data, "resolution"), _text(data, "note"))
+
+
+def _do_callback(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    schedule_callback(db, p, case_id, _when(data), _text(data, "note"))
+
+
+def _do_note(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    add_note(db, p, case_id, _text(data, "note"))
+
+
+def _do_phone(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    mark_phone(db, p, case_id, _int(data, "phone_id"), _text(data, "status"))
+
+
+ACTIONS: dict[str, tuple[Action, str]] = {
+    "take": (_do_take, "Взять обращение в работу"),
+    "resolve": (_do_resolve, "Закрыть с итогом"),
+    "callback": (_do_callback, "Назначить повторный звонок"),
+    "note": (_do_note, "Добавить заметку"),
+    "phone": (_do_phone, "Отметить телефон: неверный или не звонить"),
+}
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    """The queue: cases by priority and age."""
+    principal = principal_of(request)
+    cases = await in_transaction(request.app, lambda db: list_queue(db, principal))
+    return await render(request, "escalations.html", {"cases": cases})
+
+
+async def case_page(request: web.Request) -> web.Response:
+    """One case with the account card (the opening is audited)."""
+    principal = principal_of(request)
+    case_id = path_id(request, "case_id")
+
+    def work(db: Session) -> dict[str, object]:
+        case = case_row(db, principal, case_id)
+        card = load_card(db, principal, case.account_id, works_case=works_case)
+        return {"case": case, "card": card, "resolutions": RESOLUTION_TITLES}
+
+    context = await in_transaction(request.app, work)
+    context["error"] = request.query.get("error", "")[:300]
+    return await render(request, "case.html", context)
+
+
+def _form_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    action, _ = ACTIONS[name]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        case_id = path_id(request, "case_id")
+        data = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
+        return see_other(f"/escalations/{case_id}" if name != "resolve" else "/escalations")
+
+    return handler
+
+
+def _api_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    action, _ = ACTIONS[name]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = principal_of(request)
+        case_id = path_id(request, "case_id")
+        data: Mapping[str, object] = {}
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError as err:
+                raise BadInput("тело запроса: ожидается JSON-объект") from err
+            if not isinstance(body, dict):
+                raise BadInput("тело запроса: ожидается JSON-объект")
+            data = body
+        await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
+        return json_ok(
+            await in_transaction(request.app, lambda db: case_row(db, principal, case_id))
+        )
+
+    return handler
+
+
+async def queue_api(request: web.Request) -> web.Response:
+    """API: the queue."""
+    principal = principal_of(request)
+    return json_ok(await in_transaction(request.app, lambda db: list_queue(db, principal)))
+
+
+_CASE = {
+    "type": "object",
+    "required": ["id", "account_id", "status", "reasons", "priority", "debt"],
+    "properties": {
+        "id": {"type": "integer"},
+        "account_id": {"type": "integer"},
+        "account_number": {"type": "string"},
+        "address": {"type": "string"},
+        "status": {"type": "string"},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "priority": {"type": "integer"},
+        "debt": {"type": "string"},
+        "assignee": {"type": ["string", "null"]},
+        "mine": {"type": "boolean"},
+        "opened_at": {"type": "string"},
+        "age_days": {"type": "integer"},
+        "notes": {"type": "string"},
+    },
+}
+_BODIES: dict[str, dict[str, object] | None] = {
+    "take": None,
+    "resolve": {
+        "type": "object",
+        "required": ["resolution"],
+        "properties": {
+            "resolution": {"type": "string", "enum": [r.value for r in RESOLUTION_TITLES]},
+            "note": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "callback": {
+        "type": "object",
+        "required": ["callback_at"],
+        "properties": {
+            "callback_at": {"type": "string", "format": "date-time"},
+            "note": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "note": {
+        "type": "object",
+        "required": ["note"],
+        "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 2000}},
+    },
+    "phone": {
+        "type": "object",
+        "required": ["phone_id", "status"],
+        "properties": {
+            "phone_id": {"type": "integer", "minimum": 1},
+            "status": {"type": "string", "enum": ["wrong", "do_not_call"]},
+        },
+    },
+}
+
+
+def register(table: RouteTable) -> None:
+    """Add this module's routes."""
+    policy = roles(*ESCALATION_ROLES)
+    table.add("GET", "/escalations", queue_page, policy, name="escalations")
+    table.add("GET", r"/escalations/{case_id:\d+}", case_page, policy)
+    for name in ACTIONS:
+        table.add("POST", rf"/escalations/{{case_id:\d+}}/{name}", _form_action(name), policy)
+    table.add(
+        "GET",
+        "/api/escalations",
+        queue_api,
+        policy,
+        api=ApiDoc("listEscalations", "Очередь обращений: по приоритету и возрасту", "escalations",
+                   {"type": "array", "items": _CASE}, errors=(401, 403)),
+    )  # fmt: skip
+    case_param = Param("case_id", "path", {"type": "integer", "minimum": 1}, "Обращение")
+    for name, (_, summary) in ACTIONS.items():
+        table.add(
+            "POST",
+            f"/api/escalations/{{case_id}}/{name}",
+            _api_action(name),
+            policy,
+            api=ApiDoc(f"{name}Escalation", summary, "escalations", _CASE, params=(case_param,),
+                       body=_BODIES[name], errors=(400, 401, 403, 404, 409)),
+        )  # fmt: skip
