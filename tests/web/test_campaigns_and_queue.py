@@ -94,7 +94,9 @@ async def test_collector_takes_resolves_and_sees_phones_only_while_working(
     assert case_id in [c["id"] for c in queue]
     async with user.http.get(f"/api/accounts/{web_world.account_a}") as response:
         assert (await response.json())["phones"][0]["masked"] is True
-    async with user.http.post(f"/api/escalations/{case_id}/note", json={"note": "x"}, headers=headers) as response:
+    async with user.http.post(
+        f"/api/escalations/{case_id}/note", json={"note": "x"}, headers=headers
+    ) as response:
         assert response.status == 409  # take it first
     async with user.http.post(f"/api/escalations/{case_id}/take", headers=headers) as response:
         assert response.status == 200
@@ -136,7 +138,8 @@ async def test_collector_takes_resolves_and_sees_phones_only_while_working(
         assert stored is not None
         assert "Перезвонить 25.11.2026 10:30" in stored.notes
         phone = session.get(Phone, phone_id)
-        assert phone is not None and phone.status is PhoneStatus.DO_NOT_CALL
+        assert phone is not None
+        assert phone.status is PhoneStatus.DO_NOT_CALL
         kinds = session.scalars(
             sa.select(ContactEvent.kind).where(
                 ContactEvent.ref_table == "escalation_cases", ContactEvent.ref_id == case_id
