@@ -21,13 +21,15 @@ import click
 from napomni.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from classifier.contract import TurnClassifier, TurnContext
     from scripts.actions import Action, Listen, Outcome
     from scripts.events import Event
     from scripts.model import Script
     from scripts.values import AccountVariables, Part
 
-__all__ = ["script", "demo_account", "render_parts"]
+__all__ = ["script", "account_variables", "demo_account", "render_parts"]
 
 _COMMANDS_HELP = (
     "Ответы абонента — по одному в строке. Пустая строка или /silence — молчание; "
@@ -85,7 +87,7 @@ def check(files: tuple[Path, ...]) -> None:
     "account_id",
     type=int,
     default=None,
-    help="ID лицевого счёта в базе (пока не подключено: используется демо-счёт без флага).",
+    help="ID лицевого счёта в базе (без флага — демо-счёт).",
 )
 @click.option(
     "--today",
@@ -104,12 +106,17 @@ def rehearse(
 
     call_day = today.date() if today is not None else dt.date.today()
     loaded = _load(name_or_file)
-    if account_id is not None:
-        raise click.ClickException(
-            "чтение лицевого счёта из базы для репетиции ещё не подключено; "
-            "запустите без --account (демо-счёт)"
-        )
-    variables = demo_account(call_day)
+    if account_id is None:
+        variables = demo_account(call_day)
+    else:
+        from storage.database import make_engine, make_session_factory
+
+        engine = make_engine(settings.database_url)
+        try:
+            with make_session_factory(engine)() as session:
+                variables = account_variables(session, account_id)
+        finally:
+            engine.dispose()
     try:
         classifier = load_classifier(settings.models_dir)
     except ClassifierError as err:
@@ -168,6 +175,62 @@ def demo_account(today: dt.date) -> AccountVariables:
             ),
         ),
         payment_link="https://pay.example/ls/12345",
+    )
+
+
+def account_variables(session: Session, account_id: int) -> AccountVariables:
+    """What a script may say about account ``account_id``, read from the debt book.
+
+    The debtor is the account's owner (else its first person); the debt is the sum of the
+    positive debt lines, per service; months overdue count the months with a debt.
+    """
+    import sqlalchemy as sa
+
+    from scripts.values import AccountVariables, LastPayment, PastPromise, ServiceDebt
+    from storage.models.campaigns import Promise, PromiseStatus
+    from storage.models.debt_book import Account, Person
+    from storage.models.enums import PersonRole
+    from storage.models.ledger import DebtLine, Payment
+
+    account = session.get(Account, account_id)
+    if account is None:
+        raise click.ClickException(f"лицевой счёт id={account_id} не найден")
+    people = session.scalars(
+        sa.select(Person).where(Person.account_id == account_id).order_by(Person.id)
+    ).all()
+    if not people:
+        raise click.ClickException(f"у лицевого счёта id={account_id} нет ни одного человека")
+    debtor = next((p for p in people if p.role is PersonRole.OWNER), people[0])
+    words = debtor.full_name.split()
+    addressed_as = " ".join(words[1:]) if len(words) > 1 else debtor.full_name
+    lines = session.scalars(
+        sa.select(DebtLine).where(DebtLine.account_id == account_id, DebtLine.debt > Decimal(0))
+    ).all()
+    by_service: dict[str, Decimal] = {}
+    for line in lines:
+        by_service[line.service] = by_service.get(line.service, Decimal(0)) + line.debt
+    payment = session.scalars(
+        sa.select(Payment)
+        .where(Payment.account_id == account_id)
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        .limit(1)
+    ).first()
+    promises = session.scalars(sa.select(Promise).where(Promise.account_id == account_id)).all()
+    address = account.address + (f", квартира {account.flat}" if account.flat else "")
+    return AccountVariables(
+        organisation=account.organisation.name,
+        addressed_as=addressed_as,
+        full_name=debtor.full_name,
+        address=address,
+        debt_total=sum(by_service.values(), Decimal(0)),
+        debt_by_service=tuple(ServiceDebt(k, v) for k, v in sorted(by_service.items())),
+        months_overdue=len({line.period for line in lines}),
+        peni=sum((line.peni for line in lines), Decimal(0)),
+        last_payment=LastPayment(payment.paid_on, payment.amount) if payment else None,
+        promises=tuple(
+            PastPromise(p.made_at.date(), p.due_on, p.amount, p.status is PromiseStatus.KEPT)
+            for p in promises
+        ),
     )
 
 
