@@ -71,3 +71,32 @@ class ScriptedTelephone:
             do_not_call=planned.do_not_call,
             wrong_number=planned.wrong_number,
         )
+
+
+def run_worker_process(url: str, worker_id: str, campaign_id: int, call_seconds: float) -> None:
+    """Entry point of a worker *process* (spawned by tests): stand-in phone, stop on SIGTERM."""
+    import signal
+
+    from dialer.worker import Worker, WorkerConfig, system_clock
+    from storage.database import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        phone = ScriptedTelephone(factory, system_clock, call_seconds=call_seconds)
+        config = WorkerConfig(
+            worker_id=worker_id,
+            concurrency=3,
+            poll_interval_s=0.05,
+            stop_grace_s=10.0,
+            campaign_ids=frozenset({campaign_id}),
+        )
+        await Worker(factory, phone, config).run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
