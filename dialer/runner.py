@@ -1,0 +1,189 @@
+"""The call runner the worker uses: a claimed attempt → a dialled, conducted, stored call.
+
+:class:`SessionCallRunner` implements :class:`dialer.worker.CallRunner`: it reads what the
+script may say about the account, dials through the telephone, lets the
+:class:`~dialer.session.CallSession` talk and store the call, and tells the worker how it
+ended (:func:`attempt_outcome`) — the campaign then counts it, records the promise and
+decides on escalation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from classifier.contract import Tag
+from dialer.campaigns.attempts import (
+    AttemptOutcome,
+    ClaimedAttempt,
+    EscalationRequest,
+    PromiseMade,
+)
+from dialer.compliance import CallOutcome
+from dialer.session import CallContext, CallOpening, CallReport, CallSession
+from dialer.session.accounts import account_variables, today_in
+from dialer.session.errors import ScriptNotFound, SessionError
+from dialer.telephony.port import Outcome, Telephone
+from scripts.actions import OutcomeKind
+from scripts.engine import Conversation
+from scripts.errors import ScriptError
+from scripts.loader import library_script, load_script
+from scripts.model import Script
+from scripts.values import AccountVariables
+
+__all__ = ["RunnerConfig", "ScriptBook", "SessionCallRunner", "attempt_outcome"]
+
+logger = logging.getLogger(__name__)
+
+_UNANSWERED = {
+    Outcome.BUSY: CallOutcome.BUSY,
+    Outcome.NO_ANSWER: CallOutcome.NO_ANSWER,
+    Outcome.REJECTED: CallOutcome.REJECTED,
+    Outcome.UNREACHABLE: CallOutcome.UNREACHABLE,
+    Outcome.FAILED: CallOutcome.FAILED,
+}
+_TAG_REQUESTS = {
+    Tag.DISPUTE_AMOUNT: EscalationRequest.DISPUTE,
+    Tag.OPERATOR_REQUEST: EscalationRequest.OPERATOR_REQUEST,
+    Tag.REFUSAL: EscalationRequest.REFUSAL,
+    Tag.SERVICE_COMPLAINT: EscalationRequest.SERVICE_COMPLAINT,
+    Tag.ALREADY_PAID: EscalationRequest.ALREADY_PAID,
+    Tag.INSTALLMENT_REQUEST: EscalationRequest.INSTALLMENT_REQUEST,
+    Tag.WRONG_PERSON: EscalationRequest.WRONG_PERSON,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """How the runner dials."""
+
+    ring_timeout_s: float = 30.0
+
+
+class ScriptBook:
+    """Scripts by name, loaded and validated once (the shipped library, or a folder)."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._folder = folder
+        self._loaded: dict[str, Script] = {}
+
+    def get(self, name: str) -> Script:
+        """The script called ``name``; :class:`ScriptNotFound` when there is none."""
+        if name not in self._loaded:
+            path = self._folder / f"{name}.yaml" if self._folder else library_script(name)
+            if not path.is_file():
+                raise ScriptNotFound(f"сценарий {name!r} не найден ({path})")
+            self._loaded[name] = load_script(path)
+        return self._loaded[name]
+
+
+class SessionCallRunner:
+    """Runs claimed attempts through a telephone and the call session."""
+
+    def __init__(
+        self,
+        telephone: Telephone,
+        session: CallSession,
+        factory: sessionmaker[Session],
+        scripts: ScriptBook | None = None,
+        config: RunnerConfig | None = None,
+    ) -> None:
+        self._telephone = telephone
+        self._session = session
+        self._factory = factory
+        self._scripts = scripts or ScriptBook()
+        self._config = config or RunnerConfig()
+
+    async def run(self, attempt: ClaimedAttempt) -> AttemptOutcome:
+        """Dial, talk, store; an attempt that cannot start is a failed call with the reason."""
+        try:
+            script = self._scripts.get(attempt.script)
+            variables = await asyncio.to_thread(self._variables, attempt)
+            conversation = Conversation(script, variables)
+        except (ScriptError, SessionError) as err:
+            logger.warning("attempt %s: not started: %s", attempt.attempt_id, type(err).__name__)
+            return AttemptOutcome(CallOutcome.FAILED, failure_reason=str(err)[:500])
+        context = CallContext(
+            opening=CallOpening(
+                account_id=attempt.account_id,
+                script=script.name,
+                started_at=dt.datetime.now(dt.UTC),
+                attempt_id=attempt.attempt_id,
+                phone_id=attempt.phone_id,
+            ),
+            today=today_in(attempt.time_zone),
+            debt=attempt.debt,
+            call_ref=f"a{attempt.attempt_id}",
+        )
+        report = await self._session.place(
+            self._telephone,
+            attempt.phone_number,
+            self._config.ring_timeout_s,
+            conversation,
+            context,
+        )
+        return attempt_outcome(report)
+
+    def _variables(self, attempt: ClaimedAttempt) -> AccountVariables:
+        with self._factory() as session:
+            return account_variables(
+                session, attempt.account_id, attempt.phone_id, debt=attempt.debt
+            )
+
+
+def attempt_outcome(report: CallReport) -> AttemptOutcome:
+    """How the campaign should count a call and what it heard that may need a human.
+
+    An answered call counts by what happened on the line, even when the script failed
+    afterwards: a call that reached the debtor is never counted as "nothing".
+    """
+    result = report.result
+    if result.outcome is not Outcome.ANSWERED:
+        return AttemptOutcome(
+            _UNANSWERED[result.outcome],
+            call_id=report.call_id,
+            failure_reason=report.failure_reason,
+        )
+    outcome = report.outcome
+    debtor_spoke = any(t.debtor_text for t in report.turns)
+    kind = outcome.kind if outcome is not None else None
+    if outcome is not None and outcome.machine is not None:
+        counted = CallOutcome.VOICEMAIL
+    elif kind in (OutcomeKind.NOT_DEBTOR, OutcomeKind.WRONG_PERSON):
+        counted = CallOutcome.THIRD_PARTY
+    elif debtor_spoke and kind is not OutcomeKind.NO_DIALOGUE:
+        counted = CallOutcome.CONVERSATION
+    else:
+        counted = CallOutcome.HUNG_UP
+    promise = None
+    if outcome is not None and outcome.promise is not None:
+        made = outcome.promise
+        if made.confirmed and made.due is not None:
+            promise = PromiseMade(due_on=made.due, amount=made.amount)
+    requests: set[EscalationRequest] = set()
+    if outcome is not None:
+        requests |= {_TAG_REQUESTS[t] for t in outcome.reasons if t in _TAG_REQUESTS}
+    if report.escalation is not None:
+        try:
+            requests.add(EscalationRequest(report.escalation.reason))
+        except ValueError:
+            if report.escalation.reason == "dispute_amount":
+                requests.add(EscalationRequest.DISPUTE)
+    if report.operator_pressed:
+        requests.add(EscalationRequest.OPERATOR_REQUEST)
+    if report.misunderstood_in_a_row >= 2:
+        requests.add(EscalationRequest.MISUNDERSTOOD)
+    return AttemptOutcome(
+        counted,
+        call_id=report.call_id,
+        promise=promise,
+        requests=frozenset(requests),
+        do_not_call=report.do_not_call,
+        wrong_number=kind is OutcomeKind.WRONG_PERSON,
+        failure_reason=report.failure_reason,
+    )

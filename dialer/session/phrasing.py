@@ -1,0 +1,46 @@
+"""Russian words for a script's lines and the robot's voice, from :mod:`speech`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts.values import Amount, Count, DateValue, Part
+from speech.russian import amount_words, count_words, date_words
+from speech.synthesis import EspeakTts, PromptLibrary, Synthesizer
+
+__all__ = ["RussianPhrasing", "SynthesizerVoice"]
+
+
+class RussianPhrasing:
+    """Renders amounts, dates and counts in the case the script's template asked for."""
+
+    def render(self, parts: tuple[Part, ...]) -> str:
+        """The line in words («долг — двенадцать тысяч рублей»)."""
+        out: list[str] = []
+        for part in parts:
+            match part:
+                case str():
+                    out.append(part)
+                case Amount(value=value, case=case):
+                    out.append(amount_words(value, case))
+                case DateValue(value=value, case=case):
+                    out.append(date_words(value, case))
+                case Count(value=value, noun=noun, case=case):
+                    out.append(count_words(value, noun, case))
+        return "".join(out)
+
+
+class SynthesizerVoice:
+    """The robot's voice: :class:`speech.synthesis.Synthesizer` (prompts, espeak-ng, disk cache)."""
+
+    def __init__(self, synthesizer: Synthesizer) -> None:
+        self._synthesizer = synthesizer
+
+    @classmethod
+    def default(cls, cache_dir: Path) -> SynthesizerVoice:
+        """Recorded Russian prompts where installed, espeak-ng for the rest, cached on disk."""
+        return cls(Synthesizer(EspeakTts(), PromptLibrary.asterisk_ru(), cache_dir))
+
+    def synthesize(self, text: str) -> bytes:
+        """8 kHz s16le mono audio of ``text``."""
+        return self._synthesizer.synthesize(text)
