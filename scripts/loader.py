@@ -59,7 +59,11 @@ _E = TypeVar("_E", Asked, Guard, MessageKind, OutcomeKind, Priority)
 _CASED_KINDS = {VariableKind.AMOUNT, VariableKind.DATE, VariableKind.COUNT}
 
 
-class _YamlLoader(yaml.SafeLoader):
+# libyaml's parser when present (about ten times faster); the resolver below works with both.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """YAML 1.1 reads ``on``, ``off``, ``yes``, ``no`` as booleans; a script's ``on:`` field and
     answers like «да»/«нет» must stay strings, so only ``true``/``false`` are booleans here."""
 
