@@ -66,6 +66,7 @@ __all__ = [
     "ledger_state",
     "ensure_ledgers",
     "paid_since",
+    "follow_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -362,7 +363,7 @@ def _judge_and_claim(
         _cancel(attempt, LeftOut.PAID, now)
         if campaign.thanks_script:
             session.flush()  # the cancelled row leaves the one-open-attempt index first
-            session.add(_follow_up(attempt, AttemptPurpose.THANKS, campaign.thanks_script, now))
+            session.add(follow_up(attempt, AttemptPurpose.THANKS, campaign.thanks_script, now))
         return None
     if not is_callable_at(now, zone, rules.calendar, rules.hours):
         opens = next_callable_at(now, zone, rules.calendar, rules.hours)
@@ -405,7 +406,7 @@ def _judge_and_claim(
     )
 
 
-def _follow_up(
+def follow_up(
     previous: Attempt,
     purpose: AttemptPurpose,
     script: str,
@@ -414,6 +415,7 @@ def _follow_up(
     tries: int = 0,
     phone_id: int | None = None,
 ) -> Attempt:
+    """The next attempt of ``previous``'s chain (not added to the session)."""
     return Attempt(
         campaign_id=previous.campaign_id,
         account_id=previous.account_id,
@@ -599,7 +601,7 @@ def _after_call(
             }.get(outcome.result, campaign.retry_no_answer_min)
             nxt = _phone_after(phones, attempt.phone_id)
             session.add(
-                _follow_up(
+                follow_up(
                     attempt,
                     AttemptPurpose(attempt.purpose),
                     attempt.script,
@@ -611,7 +613,7 @@ def _after_call(
         return reasons
     if attempt.purpose == AttemptPurpose.REMINDER and outcome.promise is None and not reasons:
         session.add(
-            _follow_up(
+            follow_up(
                 attempt,
                 AttemptPurpose.REMINDER,
                 attempt.script,
@@ -651,7 +653,7 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
         session.flush()
         campaign = session.get_one(Campaign, attempt.campaign_id)
         session.add(
-            _follow_up(
+            follow_up(
                 attempt,
                 AttemptPurpose(attempt.purpose),
                 attempt.script,

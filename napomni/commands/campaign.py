@@ -257,3 +257,37 @@ def plan(settings: Settings, key: str, now_text: str | None, as_json: bool) -> N
             out.write("]}\n")
     except CampaignError as err:
         raise _fail(err) from err
+
+
+@campaign.command(
+    "decide-promises",
+    help="Раз в день: решить обещания (выполнено / нарушено); нарушенное — звонок broken_promise один раз, затем взыскателю.",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Дата решения (по умолчанию сегодня).",
+)
+@click.option(
+    "--grace-days",
+    type=click.IntRange(0, 60),
+    default=3,
+    show_default=True,
+    help="Дней ожидания оплаты после обещанной даты.",
+)
+@click.pass_obj
+def decide(settings: Settings, today: dt.datetime | None, grace_days: int) -> None:
+    from dialer.campaigns.promises import decide_promises
+    from dialer.compliance import ProductionCalendar
+
+    now = _now(None)
+    with _factory(settings).begin() as session:
+        result = decide_promises(
+            session, today=today.date() if today else now.date(), now=now,
+            calendar=ProductionCalendar(), grace_days=grace_days,
+        )  # fmt: skip
+    click.echo(
+        f"Обещания: выполнено {result.kept}, нарушено {result.broken}; звонков broken_promise "
+        f"{result.broken_promise_calls}, передано взыскателю {result.escalated}."
+    )
