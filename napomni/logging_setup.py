@@ -36,3 +36,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Libraries that chat at INFO about their own start-up (dictionary loads, model loads):
+    # useful when debugging them, noise on every command otherwise.
+    for chatty in ("pymorphy3", "faster_whisper", "numba"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
