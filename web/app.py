@@ -68,6 +68,7 @@ def create_app(config: WebConfig) -> web.Application:
     from web.views import auth as auth_views
     from web.views import campaigns as campaign_views
     from web.views import escalations as escalation_views
+    from web.views import reports as report_views
     from web.views import transparency as transparency_views
 
     app = web.Application(middlewares=[security_middleware], client_max_size=1024**2)
@@ -80,6 +81,7 @@ def create_app(config: WebConfig) -> web.Application:
     account_views.register(table)
     campaign_views.register(table)
     escalation_views.register(table)
+    report_views.register(table)
     transparency_views.register(table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)

@@ -1,0 +1,146 @@
+"""Reports, transparency and their exports (XLSX, CSV for 1С), on a seeded call history."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Payment, utc_now
+from storage.models.campaigns import Call, Promise, PromiseStatus, Turn
+from storage.models.users import UserRole
+from tests.web.conftest import WebUser, WebWorld
+
+MakeUser = Callable[[], Awaitable[WebUser]]
+
+
+@pytest.fixture
+def called_world(web_world: WebWorld, session_factory: sessionmaker[Session]) -> WebWorld:
+    """A conversation 20 days ago with a reason and a kept promise, paid 3 days later."""
+    started = utc_now() - dt.timedelta(days=20)
+    with session_factory.begin() as session:
+        call = Call(
+            account_id=web_world.account_a,
+            script="soft_reminder",
+            started_at=started,
+            answered_at=started + dt.timedelta(seconds=5),
+            ended_at=started + dt.timedelta(seconds=70),
+            outcome="conversation",
+            counted_as="conversation",
+        )
+        session.add(call)
+        session.flush()
+        session.add(
+            Turn(
+                call_id=call.id,
+                index=0,
+                robot_text="Почему возникла задолженность?",
+                debtor_text="денег нет заплачу десятого",
+                asked="reason",
+                tags={"financial_hardship": 0.91, "promise_to_pay": 0.88},
+            )
+        )
+        session.add(
+            Promise(
+                account_id=web_world.account_a,
+                call_id=call.id,
+                due_on=started.date() + dt.timedelta(days=5),
+                amount=Decimal("1000.00"),
+                debt_at_promise=Decimal("2000.00"),
+                status=PromiseStatus.KEPT,
+                made_at=started,
+            )
+        )
+        session.add(
+            Payment(
+                organisation_id=web_world.org_a,
+                account_id=web_world.account_a,
+                paid_on=started.date() + dt.timedelta(days=3),
+                amount=Decimal("1000.00"),
+                document="ПП-после-звонка",
+            )
+        )
+    return web_world
+
+
+async def _signed_in_manager(make_user: MakeUser, world: WebWorld) -> WebUser:
+    user = await make_user()
+    assert await user.sign_in(world.logins[UserRole.MANAGER]) == 303
+    return user
+
+
+async def test_reports_count_reasons_funnel_promises_and_payments(
+    make_user: MakeUser, called_world: WebWorld
+) -> None:
+    user = await _signed_in_manager(make_user, called_world)
+    async with user.http.get("/api/reports/reasons", params={"by": "building"}) as response:
+        reasons = await response.json()
+    assert reasons["columns"][:3] == ["Дом", "Звонков", "нет денег"]
+    assert len(reasons["rows"]) == 1
+    assert reasons["rows"][0][1:4] == [1, 1, 0]
+
+    async with user.http.get("/api/reports/funnel") as response:
+        funnel = (await response.json())["rows"]
+    assert [row[1:7] for row in funnel] == [[1, 1, 1, 0, 1, "1000.00"]]
+
+    async with user.http.get("/api/reports/promises") as response:
+        promises = (await response.json())["rows"]
+    assert [row[1:6] for row in promises] == [[1, "1000.00", 1, "1000.00", 0]]
+
+    async with user.http.get("/api/reports/paid_after") as response:
+        paid = (await response.json())["rows"]
+    robot_7 = next(r for r in paid if r[0] == "после разговора с роботом" and r[1] == 7)
+    assert robot_7[2:4] == [1, 1]
+    assert robot_7[5] == "1000.00"
+    robot_30 = next(r for r in paid if r[0] == "после разговора с роботом" and r[1] == 30)
+    assert robot_30[2] == 0  # 20 days ago: the 30-day window is not complete yet
+
+
+async def test_report_page_and_exports(make_user: MakeUser, called_world: WebWorld) -> None:
+    user = await _signed_in_manager(make_user, called_world)
+    async with user.http.get("/reports") as response:
+        assert response.status == 200
+        html = await response.text()
+    assert "Причины неоплаты" in html
+    assert "нет денег" in html
+
+    async with user.http.get("/reports/reasons.csv") as response:
+        assert response.status == 200
+        assert "attachment" in response.headers["Content-Disposition"]
+        body = await response.read()
+    rows = list(csv.reader(io.StringIO(body.decode("cp1251")), delimiter=";"))
+    assert rows[0][:3] == ["Дом", "Звонков", "нет денег"]
+    assert rows[1][1:3] == ["1", "1"]
+
+    async with user.http.get("/reports/promises.xlsx") as response:
+        assert response.status == 200
+        workbook = openpyxl.load_workbook(io.BytesIO(await response.read()))
+    sheet = workbook.active
+    assert sheet is not None
+    assert sheet.cell(row=1, column=2).value == "Дано"
+    assert sheet.cell(row=2, column=3).value == 1000
+
+
+async def test_transparency_shares_and_exports(make_user: MakeUser, web_world: WebWorld) -> None:
+    user = await _signed_in_manager(make_user, web_world)
+    async with user.http.get("/api/transparency", params={"months": "24"}) as response:
+        report = await response.json()
+    assert len(report["rows"]) == 1
+    row = report["rows"][0]
+    assert row["charged"] == "6000.00"
+    assert row["paid"] == "4000.00"
+    assert row["share"] == "0.6667"
+    async with user.http.get("/transparency?months=24") as response:
+        html = await response.text()
+    assert "66,7" in html
+    async with user.http.get("/transparency.csv?months=24") as response:
+        text = (await response.read()).decode("cp1251")
+    assert "6000,00;4000,00;66,7" in text
+    async with user.http.get("/api/transparency", params={"months": "0"}) as response:
+        assert response.status == 400

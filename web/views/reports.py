@@ -1,0 +1,182 @@
+"""Managers' reports: one page with tables and bar charts, exports to XLSX and CSV, API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from web.access import REPORT_ROLES, Principal, roles
+from web.db import in_thread, in_transaction
+from web.errors import BadInput, NotFound
+from web.exports import ExportTable, to_csv_1c, to_xlsx
+from web.pages import render
+from web.reports import (
+    REASON_TAGS,
+    REASON_TITLES,
+    ReportPeriod,
+    funnel,
+    funnel_table,
+    paid_after,
+    paid_after_table,
+    promises_by_month,
+    promises_table,
+    reasons,
+    reasons_table,
+)
+from web.requests import principal_of, query_text
+from web.responses import download, json_ok
+from web.routing import ApiDoc, Param, RouteTable
+
+__all__ = ["register"]
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DEFAULT_DAYS = 90
+
+
+def _period(request: web.Request) -> ReportPeriod:
+    today = dt.date.today()
+
+    def day(name: str, default: dt.date) -> dt.date:
+        text = query_text(request, name, max_length=10)
+        if not text:
+            return default
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as err:
+            raise BadInput(f"параметр {name}: дата ГГГГ-ММ-ДД") from err
+
+    first = day("from", today - dt.timedelta(days=DEFAULT_DAYS))
+    last = day("to", today)
+    if last < first:
+        raise BadInput("параметр to: раньше, чем from")
+    if (last - first).days > 3660:
+        raise BadInput("период: не больше десяти лет")
+    return ReportPeriod(first, last)
+
+
+def _by(request: web.Request) -> str:
+    by = request.query.get("by", "building")
+    if by not in ("building", "month"):
+        raise BadInput("параметр by: building или month")
+    return by
+
+
+TableMaker = Callable[[Session, Principal, ReportPeriod, str], ExportTable]
+
+REPORTS: dict[str, tuple[str, TableMaker]] = {
+    "reasons": ("Причины неоплаты", lambda db, p, period, by: reasons_table(reasons(db, p, period, by), by)),
+    "funnel": ("Воронка звонков", lambda db, p, period, by: funnel_table(funnel(db, p, period))),
+    "promises": ("Обещания", lambda db, p, period, by: promises_table(promises_by_month(db, p, period))),
+    "paid_after": ("Оплаты после контакта",
+                   lambda db, p, period, by: paid_after_table(paid_after(db, p, period, dt.date.today()))),
+}  # fmt: skip
+
+
+async def reports_page(request: web.Request) -> web.Response:
+    """All reports on one page."""
+    principal = principal_of(request)
+    period = _period(request)
+    by = _by(request)
+
+    def work(db: Session) -> dict[str, object]:
+        return {
+            "reasons": reasons(db, principal, period, by),
+            "funnel": funnel(db, principal, period),
+            "promises": promises_by_month(db, principal, period),
+            "paid_after": paid_after(db, principal, period, dt.date.today()),
+        }
+
+    context = await in_transaction(request.app, work)
+    context.update(
+        period=period,
+        by=by,
+        reason_tags=REASON_TAGS,
+        reason_titles=REASON_TITLES,
+        query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by={by}",
+    )
+    return await render(request, "reports.html", context)
+
+
+def _maker(request: web.Request) -> tuple[str, TableMaker]:
+    name = request.match_info["name"]
+    if name not in REPORTS:
+        raise NotFound("нет такого отчёта")
+    return REPORTS[name]
+
+
+async def report_export(request: web.Request) -> web.Response:
+    """One report as XLSX or CSV (cp1251, for 1С)."""
+    principal = principal_of(request)
+    period, by = _period(request), _by(request)
+    title, make = _maker(request)
+    table = await in_transaction(request.app, lambda db: make(db, principal, period, by))
+    stem = f"{title} {period.first.isoformat()}–{period.last.isoformat()}"
+    if request.match_info["fmt"] == "xlsx":
+        body = await in_thread(request.app, lambda: to_xlsx(table))
+        return download(body, f"{stem}.xlsx", XLSX_TYPE)
+    body = await in_thread(request.app, lambda: to_csv_1c(table))
+    response = download(body, f"{stem}.csv", "text/csv")
+    response.charset = "cp1251"
+    return response
+
+
+async def report_api(request: web.Request) -> web.Response:
+    """API: one report as titled columns and rows."""
+    principal = principal_of(request)
+    period, by = _period(request), _by(request)
+    _, make = _maker(request)
+    table = await in_transaction(request.app, lambda db: make(db, principal, period, by))
+    return json_ok(
+        {
+            "title": table.title,
+            "columns": [c.title for c in table.columns],
+            "rows": [list(row) for row in table.rows],
+        }
+    )
+
+
+def register(table: RouteTable) -> None:
+    """Add this module's routes."""
+    policy = roles(*REPORT_ROLES)
+    table.add("GET", "/reports", reports_page, policy, name="reports")
+    table.add(
+        "GET",
+        r"/reports/{name:reasons|funnel|promises|paid_after}.{fmt:xlsx|csv}",
+        report_export,
+        policy,
+    )
+    table.add(
+        "GET",
+        "/api/reports/{name}",
+        report_api,
+        policy,
+        api=ApiDoc(
+            "getReport",
+            "Отчёт: reasons, funnel, promises или paid_after",
+            "reports",
+            {
+                "type": "object",
+                "required": ["title", "columns", "rows"],
+                "properties": {
+                    "title": {"type": "string"},
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                },
+            },
+            params=(
+                Param("name", "path", {"type": "string", "enum": list(REPORTS)}, "Какой отчёт"),
+                Param("from", "query", {"type": "string", "format": "date"}, "С даты"),
+                Param("to", "query", {"type": "string", "format": "date"}, "По дату"),
+                Param(
+                    "by",
+                    "query",
+                    {"type": "string", "enum": ["building", "month"]},
+                    "Группировка причин",
+                ),
+            ),
+            errors=(400, 401, 403, 404),
+        ),
+    )
