@@ -38,4 +38,6 @@ def korean_speech() -> Audio:
     """A Korean sentence from espeak-ng, as telephone audio."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("нет espeak-ng")
-    return convert(EspeakTts(language="ko").render("안녕하세요 저는 내일 돈을 내겠습니다"), TELEPHONY)
+    return convert(
+        EspeakTts(language="ko").render("안녕하세요 저는 내일 돈을 내겠습니다"), TELEPHONY
+    )

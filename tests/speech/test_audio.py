@@ -88,7 +88,9 @@ def test_fresh_resampler_per_chunk_would_differ() -> None:
 
 
 def test_wav_round_trip_and_conversion(tmp_path: Path) -> None:
-    audio = Audio(AudioFormat(22050, 2), np.repeat(np.frombuffer(_tone(0.5, 22050), "<i2"), 2).tobytes())
+    audio = Audio(
+        AudioFormat(22050, 2), np.repeat(np.frombuffer(_tone(0.5, 22050), "<i2"), 2).tobytes()
+    )
     write_wav(tmp_path / "a.wav", audio)
     back = read_wav(tmp_path / "a.wav")
     assert back == audio
@@ -128,5 +130,9 @@ def test_recording_exports_to_compressed_formats(tmp_path: Path, fmt: ExportForm
     recording.write_wav(tmp_path / "call.wav")
     out = export_recording(tmp_path / "call.wav", tmp_path / f"call.{fmt}", fmt)
     head = out.read_bytes()[:4]
-    assert head[:3] == b"ID3" or head[:2] == b"\xff\xfb" if fmt is ExportFormat.MP3 else head == b"OggS"
+    assert (
+        head[:3] == b"ID3" or head[:2] == b"\xff\xfb"
+        if fmt is ExportFormat.MP3
+        else head == b"OggS"
+    )
     assert not list(tmp_path.glob(".*partial"))

@@ -59,7 +59,9 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         thread.join(timeout=5)
 
 
-def test_fetch_checks_sha256_and_unpacks_over_http(tmp_path: Path, http_dir: tuple[Path, str]) -> None:
+def test_fetch_checks_sha256_and_unpacks_over_http(
+    tmp_path: Path, http_dir: tuple[Path, str]
+) -> None:
     served, base = http_dir
     archive, sha = _zip(tmp_path)
     archive.replace(served / "m.zip")
