@@ -54,6 +54,7 @@ from scripts.values import (
     Count,
     DateValue,
     Part,
+    weekday_word,
 )
 
 __all__ = ["Conversation", "load_script"]
@@ -356,6 +357,13 @@ class Conversation:
                 return [Count(v.months_overdue, spec.noun, case or "nom")]
             case "services":
                 return self._services()
+            case "promise_weekday":
+                due = self._promise.due if self._promise else None
+                if due is None:
+                    raise ConversationError(
+                        f"{self.script.source}: узел {node.name}: нет даты для {{promise_weekday}}"
+                    )
+                return [weekday_word(due, case or "nom")]
         value = self._history_value(ref.name)
         if value is None:
             raise ConversationError(

@@ -56,7 +56,7 @@ _DTMF_KEYS = set("0123456789*#")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^([a-z_]+)(?::([a-z]+))?$")
 _E = TypeVar("_E", Asked, Guard, MessageKind, OutcomeKind, Priority)
-_CASED_KINDS = {VariableKind.AMOUNT, VariableKind.DATE, VariableKind.COUNT}
+_CASED_KINDS = {VariableKind.AMOUNT, VariableKind.DATE, VariableKind.COUNT, VariableKind.WEEKDAY}
 
 
 # libyaml's parser when present (about ten times faster); the resolver below works with both.

@@ -30,6 +30,7 @@ __all__ = [
     "VariableSpec",
     "VARIABLES",
     "spoken_text",
+    "weekday_word",
 ]
 
 Case = Literal["nom", "gen", "dat", "acc", "ins", "loc"]
@@ -148,6 +149,7 @@ class VariableKind(StrEnum):
     DATE = "date"
     COUNT = "count"
     SERVICES = "services"  # the per-service list, amounts in the nominative
+    WEEKDAY = "weekday"  # the day of the week of a date, as a word in the template's case
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,27 @@ VARIABLES: dict[str, VariableSpec] = {
     "promise_date": VariableSpec(
         VariableKind.DATE, True, "дата, названная в этом звонке", from_conversation=True
     ),
+    "promise_weekday": VariableSpec(
+        VariableKind.WEEKDAY, True, "день недели названной даты", from_conversation=True
+    ),
     "promise_amount": VariableSpec(
         VariableKind.AMOUNT, True, "сумма, названная в этом звонке", from_conversation=True
     ),
 }
+
+
+# Weekday names by case: a closed table of words (no numbers), so it lives here, not in speech.
+_WEEKDAYS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("понедельник", "понедельника", "понедельнику", "понедельник", "понедельником", "понедельнике"),
+    ("вторник", "вторника", "вторнику", "вторник", "вторником", "вторнике"),
+    ("среда", "среды", "среде", "среду", "средой", "среде"),
+    ("четверг", "четверга", "четвергу", "четверг", "четвергом", "четверге"),
+    ("пятница", "пятницы", "пятнице", "пятницу", "пятницей", "пятнице"),
+    ("суббота", "субботы", "субботе", "субботу", "субботой", "субботе"),
+    ("воскресенье", "воскресенья", "воскресенью", "воскресенье", "воскресеньем", "воскресенье"),
+)
+
+
+def weekday_word(day: dt.date, case: Case = "nom") -> str:
+    """The day of the week of ``day`` in ``case``: ``до {gen}`` → «до пятницы», ``в {acc}`` → «в пятницу»."""
+    return _WEEKDAYS[day.weekday()][CASES.index(case)]

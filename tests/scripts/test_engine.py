@@ -4,6 +4,7 @@ determinism, machines, the run-time never-disclose check, missing account values
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from types import MappingProxyType
 
 import pytest
@@ -12,7 +13,7 @@ from scripts.actions import End, Listen, OutcomeKind, Say, StopSpeaking
 from scripts.engine import Conversation
 from scripts.errors import ConversationError, VariablesMissing
 from scripts.events import BargeIn, CallAnswered, HungUp, MachineDetected, MachineKind, Silence
-from scripts.values import Amount, spoken_text
+from scripts.values import Amount, Case, spoken_text, weekday_word
 from tests.scripts.conversation_kit import ACCOUNT, FRIDAY, run, said, script
 
 
@@ -143,3 +144,17 @@ def test_outcome_lists_reasons_heard_in_order() -> None:
     )
     assert outcome.turns == 5
     assert run("soft_reminder", events).conversation.trail[:3] == ("hello", "identity", "reminder")
+
+
+@pytest.mark.parametrize(
+    ("day", "case", "word"),
+    [
+        (FRIDAY, "gen", "пятницы"),
+        (FRIDAY, "acc", "пятницу"),
+        (FRIDAY.replace(day=25), "gen", "среды"),
+        (FRIDAY.replace(day=29), "nom", "воскресенье"),
+        (FRIDAY.replace(day=23), "ins", "понедельником"),
+    ],
+)
+def test_weekday_words(day: dt.date, case: Case, word: str) -> None:
+    assert weekday_word(day, case) == word

@@ -104,7 +104,7 @@ DIALOGUE_CASES = [
         [YES, said("unaware"), DATED, YES],
         OutcomeKind.PROMISE,
         promise=(FRIDAY, Decimal("12480.50")),
-        says=("Итак, вы оплатите <amount 12480.50 acc> до <date 2026-11-27 gen>. Верно?",),
+        says=("Итак, вы оплатите <amount 12480.50 acc> до пятницы, <date 2026-11-27 gen>. Верно?",),
         message=MessageKind.PAYMENT_LINK,
     ),
     Case(

@@ -43,7 +43,7 @@ def test_rehearsal_reaches_a_promise_with_the_real_classifier() -> None:
     )
     assert code == 0, output
     assert "Долг — двенадцать тысяч четыреста восемьдесят рублей пятьдесят копеек." in output
-    assert "до двадцать седьмого ноября. Верно?" in output
+    assert "до пятницы, двадцать седьмого ноября. Верно?" in output
     assert "Итог: promise" in output
     assert "12480.50 ₽ до 2026-11-27 (подтверждено)" in output
 
