@@ -12,10 +12,8 @@ write lock (SQLite's deferred ``BEGIN`` cannot wait in that case).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +26,9 @@ __all__ = [
     "migrations_config",
     "upgrade_to_heads",
 ]
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -87,6 +88,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def migrations_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for our migrations, optionally bound to a connection."""
+    # Imported here: alembic logs while loading its plugins, and most callers never migrate.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -98,6 +102,8 @@ def migrations_config(connection: Connection | None = None) -> Config:
 
 def upgrade_to_heads(url: str) -> None:
     """Apply every migration up to all heads (several parts add branches off ``0001``)."""
+    from alembic import command
+
     engine = make_engine(url)
     try:
         with engine.begin() as connection:

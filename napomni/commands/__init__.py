@@ -15,6 +15,7 @@ def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
+    from napomni.commands import importing, sample
     from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
@@ -28,6 +29,8 @@ def registered_commands() -> list[click.Command]:
         bench.bench,
         demo.demo,
         db_commands.db,
+        importing.import_group,
+        sample.sample,
         classify,
         classifier,
         script,

@@ -1,0 +1,1 @@
+"""Data files the team updates: key rates, moratoria."""
