@@ -198,7 +198,10 @@ def upgrade() -> None:
         "ix_attempts_campaign_claimed_at", "attempts", ["campaign_id", "claimed_at"], unique=False
     )
     op.create_index(
-        "ix_attempts_campaign_status", "attempts", ["campaign_id", "status"], unique=False
+        "ix_attempts_campaign_status_due",
+        "attempts",
+        ["campaign_id", "status", "due_at"],
+        unique=False,
     )
     op.create_index("ix_attempts_status_due_at", "attempts", ["status", "due_at"], unique=False)
     op.create_index(
