@@ -181,7 +181,24 @@ class Conversation:
         for tag in classification.tags:
             if tag not in _NOT_REASONS and tag not in self._reasons:
                 self._reasons.append(tag)
-        if classification.has(Tag.PROMISE_TO_PAY):
+        carried = [t for t in self.script.tag_order if classification.has(t)]
+        own = node.on or {}
+        for tag in carried:
+            if tag in own:
+                if node.ask is Asked.IDENTITY and tag is Tag.CONFIRM:
+                    self._identity_confirmed = True
+                return self._go(self._by_tag(tag, own[tag], classification))
+        if node.otherwise is not None:
+            return self._go(self._pick_default(node.otherwise))
+        for tag in carried:
+            if tag in self.script.on:
+                return self._go(self._by_tag(tag, self.script.on[tag], classification))
+        return self._go(self._otherwise())
+
+    def _by_tag(self, tag: Tag, branch: Branch, classification: Classification) -> _Step:
+        # A promise counts only when the debtor (identity confirmed) is answered as promising:
+        # "после семи" to «когда перезвонить?» is a time, not a payment date.
+        if tag is Tag.PROMISE_TO_PAY and self._identity_confirmed:
             old = self._promise
             self._promise = Promise(
                 due=classification.promise_date or (old.due if old else None),
@@ -190,19 +207,7 @@ class Conversation:
                 else (old.amount if old else None),
                 confirmed=False,
             )
-        carried = [t for t in self.script.tag_order if classification.has(t)]
-        own = node.on or {}
-        for tag in carried:
-            if tag in own:
-                if node.ask is Asked.IDENTITY and tag is Tag.CONFIRM:
-                    self._identity_confirmed = True
-                return self._go(_Step(self._choose(own[tag]), understood=True))
-        if node.otherwise is not None:
-            return self._go(self._pick_default(node.otherwise))
-        for tag in carried:
-            if tag in self.script.on:
-                return self._go(_Step(self._choose(self.script.on[tag]), understood=True))
-        return self._go(self._otherwise())
+        return _Step(self._choose(branch), understood=True)
 
     # --- moving between nodes -----------------------------------------------------
 

@@ -158,3 +158,20 @@ def test_outcome_lists_reasons_heard_in_order() -> None:
 )
 def test_weekday_words(day: dt.date, case: Case, word: str) -> None:
     assert weekday_word(day, case) == word
+
+
+def test_a_time_for_the_callback_is_no_promise() -> None:
+    # «после семи» to «когда перезвонить?» may be tagged promise_to_pay: not a payment promise.
+    before = run("warning", [said("callback_later"), said("promise_to_pay")]).outcome
+    assert before.kind is OutcomeKind.CALLBACK
+    assert before.promise is None
+    after = run(
+        "warning", [said("confirm"), said("callback_later"), said("promise_to_pay")]
+    ).outcome
+    assert after.kind is OutcomeKind.CALLBACK
+    assert after.promise is None
+
+
+def test_the_identity_reprompt_says_again_who_calls() -> None:
+    result = run("soft_reminder", [said()])
+    assert "Вам звонит УК «Уютный дом». Подскажите, это Иванов Иван Петрович?" in result.text
