@@ -147,7 +147,8 @@ def best_correlation(template: bytes, signal: bytes) -> float:
     if len(s) < len(t) or not np.any(t) or not np.any(s):
         return 0.0
     dot = fftconvolve(s, t[::-1], mode="valid")
-    energy = np.convolve(s * s, np.ones(len(t)), mode="valid")
+    squares = np.concatenate(([0.0], np.cumsum(s * s)))
+    energy = squares[len(t) :] - squares[: len(s) - len(t) + 1]
     norm = np.sqrt(np.maximum(energy, 1e-9)) * np.sqrt(float(np.sum(t * t)))
     return float(np.max(dot / norm))
 
