@@ -264,13 +264,14 @@ class DebtBookWriter:
         if not wanted:
             return
         account_ids = {k[0] for k in wanted}
-        stored = set(
-            self._session.execute(
+        stored = {
+            tuple(row)
+            for row in self._session.execute(
                 sa.select(_phones.c.account_id, _phones.c.number).where(
                     _phones.c.account_id.in_(account_ids)
                 )
-            ).tuples()
-        )
+            )
+        }
         new = [key for key in wanted if key not in stored]
         if not new:
             return

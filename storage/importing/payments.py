@@ -140,8 +140,9 @@ class PaymentWriter:
     def write(self, records: Sequence[PaymentRecord]) -> None:
         """Write one chunk of payments."""
         ids = {self._account_ids[r.account] for r in records}
-        known = set(
-            self._session.execute(
+        known = {
+            tuple(row)
+            for row in self._session.execute(
                 sa.select(
                     _payments.c.account_id,
                     _payments.c.paid_on,
@@ -151,8 +152,8 @@ class PaymentWriter:
                     _payments.c.organisation_id == self._organisation_id,
                     _payments.c.account_id.in_(ids),
                 )
-            ).tuples()
-        )
+            )
+        }
         for record in records:
             account_id = self._account_ids[record.account]
             key = (account_id, record.paid_on, record.amount, record.document)

@@ -149,17 +149,20 @@ def read_rows(
     with TableFile(path) as table:
         progress.phase(title, table.size)
         rows = table.rows()
-        layout = _find_header(rows, path.name, fields, required, mapping)
-        width = max(layout.positions.values(), default=-1) + 1
-        for count, (number, cells) in enumerate(rows, start=1):
-            if _is_total_or_blank(cells):
-                continue
-            if len(cells) < width:
-                cells = cells + [None] * (width - len(cells))
-            yield layout, Row(number, cells, layout)
-            if count % 4096 == 0:
-                progress.advance_to(table.bytes_read)
-        progress.advance_to(table.size)
+        try:
+            layout = _find_header(rows, path.name, fields, required, mapping)
+            width = max(layout.positions.values(), default=-1) + 1
+            for count, (number, cells) in enumerate(rows, start=1):
+                if _is_total_or_blank(cells):
+                    continue
+                if len(cells) < width:
+                    cells = cells + [None] * (width - len(cells))
+                yield layout, Row(number, cells, layout)
+                if count % 4096 == 0:
+                    progress.advance_to(table.bytes_read)
+            progress.advance_to(table.size)
+        finally:
+            rows.close()  # type: ignore[attr-defined]
 
 
 def _find_header(
@@ -169,21 +172,24 @@ def _find_header(
     required: Sequence[Requirement],
     mapping: ColumnMapping,
 ) -> HeaderLayout:
-    first: HeaderLayout | None = None
+    best: HeaderLayout | None = None
+    best_score = -1
     for number, cells in rows:
         if all(is_blank(c) for c in cells):
             if number >= HEADER_SEARCH_ROWS:
                 break
             continue
         layout = resolve_header(cells, number, fields, mapping, file)
-        first = first or layout
-        if all(_meets(layout, requirement) for requirement in required):
+        score = sum(_meets(layout, requirement) for requirement in required)
+        if score == len(required):
             return layout
+        if score > best_score:  # the closest row names what is missing
+            best, best_score = layout, score
         if number >= HEADER_SEARCH_ROWS:
             break
-    if first is None:
+    if best is None:
         raise BadSource(f"{file}: нет ни одной строки с данными")
-    missing = [_titles(req, fields) for req in required if not _meets(first, req)]
+    missing = [_titles(req, fields) for req in required if not _meets(best, req)]
     raise BadSource(
         f"{file}: не найдена строка заголовка в первых {HEADER_SEARCH_ROWS} строках; "
         f"нет столбцов: {'; '.join(missing)} "

@@ -90,6 +90,7 @@ class TableFile:
         self.format = source_format or detect_format(path)
         self.size = path.stat().st_size
         self._binary: IO[bytes] | None = None
+        self._text: io.TextIOWrapper | None = None
         self._workbook: object | None = None
 
     def __enter__(self) -> TableFile:
@@ -100,6 +101,9 @@ class TableFile:
 
     def close(self) -> None:
         """Release the file (and the workbook)."""
+        if self._text is not None:
+            self._text.close()
+            self._text = None
         if self._binary is not None:
             self._binary.close()
             self._binary = None
@@ -123,7 +127,9 @@ class TableFile:
 
     def _csv_rows(self) -> Iterator[tuple[int, list[Cell]]]:
         self._binary = self.path.open("rb")
-        text = io.TextIOWrapper(self._binary, encoding=self.format.encoding, newline="")
+        text = self._text = io.TextIOWrapper(
+            self._binary, encoding=self.format.encoding, newline=""
+        )
         reader = csv.reader(text, delimiter=self.format.delimiter)
         number = 0
         try:
