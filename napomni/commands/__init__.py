@@ -16,6 +16,7 @@ def registered_commands() -> list[click.Command]:
     from napomni.commands import bench, demo
     from napomni.commands import db as db_commands
     from napomni.commands import importing, sample
+    from napomni.commands import segment as segment_commands
     from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
@@ -31,6 +32,7 @@ def registered_commands() -> list[click.Command]:
         db_commands.db,
         importing.import_group,
         sample.sample,
+        segment_commands.segment,
         classify,
         classifier,
         script,
