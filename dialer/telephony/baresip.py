@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 _FRAME_S: Final = FRAME_MS / 1000
 _REGISTER_TIMEOUT_S: Final = 10.0
 _READ_BYTES: Final = FRAME_BYTES * 10
+_JITTER_BUFFER: Final = "audio_jitter_buffer_type fixed\naudio_jitter_buffer_delay 5-10\n"
 
 
 def _import_baresip() -> object:
@@ -92,6 +93,15 @@ class BaresipCall(MediaCall):
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * _FRAME_S - loop.time()))
 
+    def tx_starved_frames(self) -> int | None:
+        """Frames the native clock had to fill with silence mid-playback (None: no media)."""
+        import baresip
+
+        try:
+            return int(self._native.audio.stats().tx_starved_frames)
+        except baresip.BaresipError:
+            return None
+
     def _write_frame(self, frame: bytes) -> None:
         import baresip
 
@@ -143,7 +153,9 @@ class BaresipTelephone:
         import baresip
 
         config = self.config
-        extra = f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
+        # A fixed jitter buffer: the adaptive one dropped 1-3 % of received frames while
+        # both sides talked (49.0-49.5 frames/s measured; 50.0 with this setting).
+        extra = f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n{_JITTER_BUFFER}"
         if config.local_address is not None:
             port = config.local_sip_port or _free_udp_port(config.local_address)
             extra += f"sip_listen {config.local_address}:{port}\n"
