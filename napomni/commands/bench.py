@@ -7,6 +7,7 @@ import click
 from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.speech_cmd import bench_speech, bench_wer
+from napomni.commands.telephony_bench import bench_telephony
 
 __all__ = ["bench"]
 
@@ -30,3 +31,4 @@ bench.add_command(bench_campaigns)
 bench.add_command(bench_classifier)
 bench.add_command(bench_speech)
 bench.add_command(bench_wer)
+bench.add_command(bench_telephony)
