@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -34,6 +35,38 @@ MONTHS_NOMINATIVE = (
     "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
 )  # fmt: skip
 _NBSP = "\u00a0"
+# Timestamps are stored in UTC; the team reads them in Moscow time.
+TEAM_ZONE = ZoneInfo("Europe/Moscow")
+
+TITLES: dict[str, str] = {
+    # escalation reasons
+    "dispute": "спор о сумме", "operator_request": "просит оператора", "refusal": "отказ",
+    "service_complaint": "жалоба на услуги", "already_paid": "говорит, что оплатил",
+    "installment_request": "просит рассрочку", "misunderstood": "робот не понял",
+    "broken_promise": "нарушил обещание", "wrong_person_no_other_phone": "не тот человек",
+    "repeated_no_answer": "не отвечает",
+    # contact history
+    "import": "загрузка", "call": "звонок", "message": "сообщение", "letter": "письмо",
+    "visit": "визит", "escalation": "эскалация", "promise": "обещание", "payment": "платёж",
+    "note": "заметка", "phone_status": "телефон", "court": "суд",
+    # payment channels
+    "bank": "банк", "post": "почта", "cash": "касса", "online": "онлайн", "other": "другое",
+    # call outcomes
+    "conversation": "разговор", "voicemail": "автоответчик", "third_party": "другой человек",
+    "hung_up": "бросили трубку", "no_answer": "не ответили", "busy": "занято",
+    "rejected": "отклонён", "unreachable": "недоступен", "failed": "сбой",
+    # classifier tags
+    "promise_to_pay": "обещает оплатить", "financial_hardship": "нет денег",
+    "dispute_amount": "не согласен с суммой", "wrong_person": "не тот человек",
+    "unaware": "не знал о долге", "away": "был в отъезде", "callback_later": "перезвонить позже",
+    "payment_question": "как оплатить", "confirm": "да", "deny": "нет",
+}  # fmt: skip
+
+
+def title(value: object) -> str:
+    """A code (reason, tag, outcome, channel…) in Russian; unknown codes as they are."""
+    text = str(value)
+    return TITLES.get(text, text)
 
 
 def format_money(value: Decimal | int | None) -> str:
@@ -51,11 +84,12 @@ def format_money(value: Decimal | int | None) -> str:
 
 
 def format_date(value: dt.date | dt.datetime | None) -> str:
-    """``23.11.2026``; a timestamp also gets its time (UTC shown as Moscow is not guessed)."""
+    """``23.11.2026``; a timestamp also gets its time, in the team's zone (Moscow)."""
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
-        return value.strftime("%d.%m.%Y %H:%M")
+        local = value.astimezone(TEAM_ZONE) if value.tzinfo is not None else value
+        return local.strftime("%d.%m.%Y %H:%M")
     return value.strftime("%d.%m.%Y")
 
 
@@ -86,6 +120,7 @@ def make_environment() -> jinja2.Environment:
     env.filters["date"] = format_date
     env.filters["period"] = format_period
     env.filters["share"] = format_share
+    env.filters["ru"] = title
     return env
 
 

@@ -30,7 +30,9 @@ from storage.models import (
     Payment,
     Person,
     Phone,
+    utc_now,
 )
+from storage.models.campaigns import Call, Promise, PromiseStatus, Turn
 from storage.models.users import UserRole
 from web.app import create_app
 from web.config import WebConfig
@@ -184,6 +186,55 @@ def web_world(session_factory: sessionmaker[Session]) -> WebWorld:
             logins=logins,
             collector_b=collector_b,
         )
+
+
+@pytest.fixture
+def called_world(web_world: WebWorld, session_factory: sessionmaker[Session]) -> WebWorld:
+    """A conversation 20 days ago with a reason and a kept promise, paid 3 days later."""
+    started = utc_now() - dt.timedelta(days=20)
+    with session_factory.begin() as session:
+        call = Call(
+            account_id=web_world.account_a,
+            script="soft_reminder",
+            started_at=started,
+            answered_at=started + dt.timedelta(seconds=5),
+            ended_at=started + dt.timedelta(seconds=70),
+            outcome="conversation",
+            counted_as="conversation",
+        )
+        session.add(call)
+        session.flush()
+        session.add(
+            Turn(
+                call_id=call.id,
+                index=0,
+                robot_text="Почему возникла задолженность?",
+                debtor_text="денег нет заплачу десятого",
+                asked="reason",
+                tags={"financial_hardship": 0.91, "promise_to_pay": 0.88},
+            )
+        )
+        session.add(
+            Promise(
+                account_id=web_world.account_a,
+                call_id=call.id,
+                due_on=started.date() + dt.timedelta(days=5),
+                amount=Decimal("1000.00"),
+                debt_at_promise=Decimal("2000.00"),
+                status=PromiseStatus.KEPT,
+                made_at=started,
+            )
+        )
+        session.add(
+            Payment(
+                organisation_id=web_world.org_a,
+                account_id=web_world.account_a,
+                paid_on=started.date() + dt.timedelta(days=3),
+                amount=Decimal("1000.00"),
+                document="ПП-после-звонка",
+            )
+        )
+    return web_world
 
 
 def web_config(database_url: str) -> WebConfig:
