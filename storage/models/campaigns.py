@@ -138,7 +138,7 @@ class Attempt(Base):
     __table_args__ = (
         sa.Index("ix_attempts_status_due_at", "status", "due_at"),
         # The claim and the plan read a campaign's due attempts in due order.
-        sa.Index("ix_attempts_campaign_status_due", "campaign_id", "status", "due_at"),
+        sa.Index("ix_attempts_campaign_status_due", "campaign_id", "status", "due_at", "id"),
         sa.Index("ix_attempts_account_id", "account_id"),
         sa.Index("ix_attempts_campaign_claimed_at", "campaign_id", "claimed_at"),
         # One open attempt per account, whatever the campaign (de-duplication).

@@ -200,7 +200,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_attempts_campaign_status_due",
         "attempts",
-        ["campaign_id", "status", "due_at"],
+        ["campaign_id", "status", "due_at", "id"],
         unique=False,
     )
     op.create_index("ix_attempts_status_due_at", "attempts", ["status", "due_at"], unique=False)
