@@ -86,15 +86,6 @@ def search_accounts(
     offset: int = 0,
 ) -> AccountPage:
     """Accounts the principal may see whose number, address or a person's name matches."""
-    debt = (
-        sa.select(
-            DebtLine.account_id.label("account_id"),
-            sa.func.coalesce(sa.func.sum(DebtLine.debt), 0).label("debt"),
-            sa.func.coalesce(sa.func.sum(DebtLine.peni), 0).label("peni"),
-        )
-        .group_by(DebtLine.account_id)
-        .subquery()
-    )
     where: list[sa.ColumnElement[bool]] = [_visible_filter(principal)]
     if text:
         pattern = f"%{text.replace('%', '').replace('_', '')}%"
@@ -106,23 +97,30 @@ def search_accounts(
             )
         )
     total = session.scalar(sa.select(sa.func.count()).select_from(Account).where(*where)) or 0
-    rows = session.execute(
-        sa.select(
-            Account.id,
-            Account.number,
-            Organisation.name,
-            Account.address,
-            Account.flat,
-            debt.c.debt,
-            debt.c.peni,
-        )
+    page = session.execute(
+        sa.select(Account.id, Account.number, Organisation.name, Account.address, Account.flat)
         .join(Organisation, Organisation.id == Account.organisation_id)
-        .outerjoin(debt, debt.c.account_id == Account.id)
         .where(*where)
         .order_by(Account.id)
         .limit(limit)
         .offset(offset)
     ).all()
+    # Debts only for the accounts of this page: the sum never scans the whole book.
+    sums = (
+        {
+            row[0]: (row[1], row[2])
+            for row in session.execute(
+                sa.select(
+                    DebtLine.account_id, sa.func.sum(DebtLine.debt), sa.func.sum(DebtLine.peni)
+                )
+                .where(DebtLine.account_id.in_([r[0] for r in page]))
+                .group_by(DebtLine.account_id)
+            )
+        }
+        if page
+        else {}
+    )
+    rows = [(*r, *sums.get(r[0], (None, None))) for r in page]
     items = [
         AccountRow(
             id=row[0],

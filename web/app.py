@@ -18,7 +18,16 @@ from aiohttp.web_request import BaseRequest
 
 from storage.database import make_engine, make_session_factory
 from web.config import WebConfig
-from web.keys import CONFIG, DB_EXECUTOR, ROUTES, SESSION_FACTORY, SIGNER, TEMPLATES
+from web.db import make_read_engine
+from web.keys import (
+    CONFIG,
+    DB_EXECUTOR,
+    READ_SESSION_FACTORY,
+    ROUTES,
+    SESSION_FACTORY,
+    SIGNER,
+    TEMPLATES,
+)
 from web.pages import make_environment
 from web.requests import PRINCIPAL
 from web.routing import RouteTable
@@ -53,12 +62,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     engine = make_engine(config.database_url)
     executor = ThreadPoolExecutor(max_workers=config.db_threads, thread_name_prefix="napomni-web")
+    reader = make_read_engine(config.database_url)
     app[SESSION_FACTORY] = make_session_factory(engine)
+    app[READ_SESSION_FACTORY] = make_session_factory(reader if reader is not None else engine)
     app[DB_EXECUTOR] = executor
     try:
         yield
     finally:
-        await asyncio.get_running_loop().run_in_executor(executor, engine.dispose)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(executor, engine.dispose)
+        if reader is not None:
+            await loop.run_in_executor(executor, reader.dispose)
         executor.shutdown(wait=False, cancel_futures=True)
 
 

@@ -15,6 +15,7 @@ from web.sessions import SessionSigner
 __all__ = [
     "CONFIG",
     "DB_EXECUTOR",
+    "READ_SESSION_FACTORY",
     "ROUTES",
     "SESSION_FACTORY",
     "SIGNER",
@@ -26,4 +27,5 @@ ROUTES = web.AppKey("routes", RouteTable)
 SIGNER = web.AppKey("signer", SessionSigner)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SESSION_FACTORY = web.AppKey("session_factory", sessionmaker[Session])
+READ_SESSION_FACTORY = web.AppKey("read_session_factory", sessionmaker[Session])
 DB_EXECUTOR = web.AppKey("db_executor", ThreadPoolExecutor)

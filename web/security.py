@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import SystemRoute
 
 from web.access import Principal
-from web.db import in_transaction
+from web.db import in_read
 from web.errors import Forbidden, NotSignedIn, RequestRefused
 from web.keys import CONFIG, ROUTES, SIGNER
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, is_api
@@ -49,7 +49,7 @@ async def _principal(request: web.Request, session: SessionData) -> Principal | 
     if session.user_id is None:
         return None
     user_id, epoch, csrf = session.user_id, session.epoch, session.csrf_token
-    return await in_transaction(request.app, lambda db: load_principal(db, user_id, epoch, csrf))
+    return await in_read(request.app, lambda db: load_principal(db, user_id, epoch, csrf))
 
 
 async def _csrf_ok(request: web.Request, session: SessionData) -> bool:

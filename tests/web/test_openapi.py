@@ -14,7 +14,7 @@ from schemathesis.checks import not_a_server_error
 
 from storage.models.users import UserRole
 from tests.web.conftest import PASSWORD, WebWorld, web_config
-from tests.web.live_server import LiveServer
+from web.server import ThreadedServer as LiveServer
 from web.app import create_app
 from web.keys import ROUTES
 from web.openapi import build_openapi

@@ -11,7 +11,7 @@ from storage.models.users import OpeningPurpose
 from web.access import CARD_ROLES, roles
 from web.accounts import load_card, search_accounts
 from web.cases import works_case
-from web.db import in_thread, in_transaction
+from web.db import in_read, in_thread, in_transaction
 from web.errors import NotFound
 from web.keys import CONFIG
 from web.pages import render
@@ -29,7 +29,7 @@ async def accounts_page(request: web.Request) -> web.Response:
     principal = principal_of(request)
     text = query_text(request, "q")
     offset = query_int(request, "offset", 0, low=0, high=10_000_000)
-    page = await in_transaction(
+    page = await in_read(
         request.app,
         lambda db: search_accounts(db, principal, text, limit=PAGE_SIZE, offset=offset),
     )
@@ -53,7 +53,7 @@ async def accounts_api(request: web.Request) -> web.Response:
     text = query_text(request, "q")
     limit = query_int(request, "limit", PAGE_SIZE, low=1, high=500)
     offset = query_int(request, "offset", 0, low=0, high=10_000_000)
-    page = await in_transaction(
+    page = await in_read(
         request.app, lambda db: search_accounts(db, principal, text, limit=limit, offset=offset)
     )
     return json_ok(page)

@@ -30,7 +30,7 @@ from web.campaigns import (
     preview_campaign,
     visible_campaign,
 )
-from web.db import in_transaction
+from web.db import in_read, in_transaction
 from web.errors import BadInput, Conflict, NotFound
 from web.pages import render
 from web.requests import path_id, principal_of, query_int
@@ -181,7 +181,7 @@ def _choices(session: Session, principal: Principal) -> dict[str, object]:
 async def campaigns_page(request: web.Request) -> web.Response:
     """The list of campaigns with live progress."""
     principal = principal_of(request)
-    items = await in_transaction(request.app, lambda db: list_campaigns(db, principal))
+    items = await in_read(request.app, lambda db: list_campaigns(db, principal))
     return await render(
         request, "campaigns.html", {"campaigns": items, "notice": request.query.get("notice", "")}
     )
@@ -205,7 +205,7 @@ async def new_campaign_page(request: web.Request) -> web.Response:
                 context["error"] = err.message
         return context
 
-    context = await in_transaction(request.app, work)
+    context = await in_read(request.app, work)
     return await render(request, "campaign_new.html", context)
 
 
@@ -229,7 +229,7 @@ async def campaign_page(request: web.Request) -> web.Response:
             "attempts": campaign_attempts(db, campaign, limit=200),
         }
 
-    context = await in_transaction(request.app, work)
+    context = await in_read(request.app, work)
     context["notice"] = request.query.get("notice", "")[:200]
     return await render(request, "campaign.html", context)
 
@@ -248,7 +248,7 @@ async def campaign_action_form(request: web.Request) -> web.StreamResponse:
 async def campaigns_api(request: web.Request) -> web.Response:
     """API: campaigns with progress."""
     principal = principal_of(request)
-    return json_ok(await in_transaction(request.app, lambda db: list_campaigns(db, principal)))
+    return json_ok(await in_read(request.app, lambda db: list_campaigns(db, principal)))
 
 
 async def campaign_api(request: web.Request) -> web.Response:
@@ -256,7 +256,7 @@ async def campaign_api(request: web.Request) -> web.Response:
     principal = principal_of(request)
     campaign_id = path_id(request, "campaign_id")
     return json_ok(
-        await in_transaction(
+        await in_read(
             request.app,
             lambda db: campaign_progress(db, visible_campaign(db, principal, campaign_id)),
         )
@@ -270,7 +270,7 @@ async def campaign_attempts_api(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 200, low=1, high=1000)
     offset = query_int(request, "offset", 0, low=0, high=10_000_000)
     return json_ok(
-        await in_transaction(
+        await in_read(
             request.app,
             lambda db: campaign_attempts(
                 db, visible_campaign(db, principal, campaign_id), limit=limit, offset=offset
@@ -298,7 +298,7 @@ async def preview_api(request: web.Request) -> web.Response:
         _organisation_name(db, principal, form.organisation_id)
         return preview_campaign(db, form.organisation_id, form.account_filter)
 
-    return json_ok(await in_transaction(request.app, work))
+    return json_ok(await in_read(request.app, work))
 
 
 async def create_campaign_api(request: web.Request) -> web.Response:

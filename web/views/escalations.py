@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from web.access import ESCALATION_ROLES, Principal, roles
 from web.accounts import load_card
 from web.cases import works_case
-from web.db import in_transaction
+from web.db import in_read, in_transaction
 from web.errors import BadInput
 from web.escalations import (
     RESOLUTION_TITLES,
@@ -103,7 +103,7 @@ ACTIONS: dict[str, tuple[Action, str]] = {
 async def queue_page(request: web.Request) -> web.Response:
     """The queue: cases by priority and age."""
     principal = principal_of(request)
-    cases = await in_transaction(request.app, lambda db: list_queue(db, principal))
+    cases = await in_read(request.app, lambda db: list_queue(db, principal))
     return await render(request, "escalations.html", {"cases": cases})
 
 
@@ -151,9 +151,7 @@ def _api_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespon
                 raise BadInput("тело запроса: ожидается JSON-объект")
             data = body
         await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
-        return json_ok(
-            await in_transaction(request.app, lambda db: case_row(db, principal, case_id))
-        )
+        return json_ok(await in_read(request.app, lambda db: case_row(db, principal, case_id)))
 
     return handler
 
@@ -161,7 +159,7 @@ def _api_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespon
 async def queue_api(request: web.Request) -> web.Response:
     """API: the queue."""
     principal = principal_of(request)
-    return json_ok(await in_transaction(request.app, lambda db: list_queue(db, principal)))
+    return json_ok(await in_read(request.app, lambda db: list_queue(db, principal)))
 
 
 _CASE = {

@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from web.access import REPORT_ROLES, Principal, roles
-from web.db import in_thread, in_transaction
+from web.db import in_read, in_thread
 from web.errors import BadInput, NotFound
 from web.exports import ExportTable, to_csv_1c, to_xlsx
 from web.pages import render
@@ -89,7 +89,7 @@ async def reports_page(request: web.Request) -> web.Response:
             "paid_after": paid_after(db, principal, period, dt.date.today()),
         }
 
-    context = await in_transaction(request.app, work)
+    context = await in_read(request.app, work)
     context.update(
         period=period,
         by=by,
@@ -112,7 +112,7 @@ async def report_export(request: web.Request) -> web.Response:
     principal = principal_of(request)
     period, by = _period(request), _by(request)
     title, make = _maker(request)
-    table = await in_transaction(request.app, lambda db: make(db, principal, period, by))
+    table = await in_read(request.app, lambda db: make(db, principal, period, by))
     stem = f"{title} {period.first.isoformat()}–{period.last.isoformat()}"
     if request.match_info["fmt"] == "xlsx":
         body = await in_thread(request.app, lambda: to_xlsx(table))
@@ -128,7 +128,7 @@ async def report_api(request: web.Request) -> web.Response:
     principal = principal_of(request)
     period, by = _period(request), _by(request)
     _, make = _maker(request)
-    table = await in_transaction(request.app, lambda db: make(db, principal, period, by))
+    table = await in_read(request.app, lambda db: make(db, principal, period, by))
     return json_ok(
         {
             "title": table.title,

@@ -7,7 +7,7 @@ import datetime as dt
 from aiohttp import web
 
 from web.access import ALL_ROLES, roles
-from web.db import in_thread, in_transaction
+from web.db import in_read, in_thread
 from web.exports import ExportColumn, ExportTable, to_csv_1c, to_xlsx
 from web.pages import format_period, render
 from web.requests import principal_of, query_int
@@ -26,7 +26,7 @@ async def _report(request: web.Request) -> TransparencyReport:
     months = query_int(request, "months", 12, low=1, high=120)
     today = dt.date.today()
     first, last = month_range(today, months)
-    return await in_transaction(request.app, lambda db: building_shares(db, principal, first, last))
+    return await in_read(request.app, lambda db: building_shares(db, principal, first, last))
 
 
 def transparency_table(report: TransparencyReport) -> ExportTable:

@@ -17,7 +17,7 @@ from storage.models import utc_now
 from storage.models.users import UserRole
 from tests.e2e.web.conftest import screenshot
 from tests.web.conftest import PASSWORD, WebWorld, web_config
-from tests.web.live_server import LiveServer
+from web.server import ThreadedServer as LiveServer
 
 
 @pytest.fixture

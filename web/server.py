@@ -1,5 +1,6 @@
-"""The real service on its own thread and event loop, for synchronous clients
-(schemathesis over ``requests``, Playwright's browser, the benchmark)."""
+"""The service on its own thread and event loop: for synchronous clients (browser tests,
+schemathesis over ``requests``) and for ``napomni bench web``, whose load generator runs
+on the caller's loop."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from aiohttp import web
 from web.app import create_app
 from web.config import WebConfig
 
+__all__ = ["READY_TIMEOUT_S", "ThreadedServer"]
+
 READY_TIMEOUT_S = 30.0
 
 
-class LiveServer:
-    """``with LiveServer(config) as server: server.url`` — 127.0.0.1, a port from the OS."""
+class ThreadedServer:
+    """``with ThreadedServer(config) as server: server.url`` — 127.0.0.1, a port from the OS."""
 
     def __init__(self, config: WebConfig) -> None:
         self._config = config
@@ -31,7 +34,7 @@ class LiveServer:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._serve())
-        except BaseException as err:  # reported to the test thread by __enter__
+        except BaseException as err:  # reported to the starting thread by __enter__
             self._error = err
             self._ready.set()
         finally:
@@ -51,7 +54,7 @@ class LiveServer:
         finally:
             await runner.cleanup()
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> ThreadedServer:
         self._thread.start()
         if not self._ready.wait(READY_TIMEOUT_S):
             raise RuntimeError(f"napomni web (live server) not ready in {READY_TIMEOUT_S} s")
