@@ -8,6 +8,7 @@ from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.speech_cmd import bench_speech, bench_wer
 from napomni.commands.telephony_bench import bench_telephony
+from napomni.commands.web_bench import bench_web
 
 __all__ = ["bench"]
 
@@ -32,3 +33,4 @@ bench.add_command(bench_classifier)
 bench.add_command(bench_speech)
 bench.add_command(bench_wer)
 bench.add_command(bench_telephony)
+bench.add_command(bench_web)
