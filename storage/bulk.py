@@ -9,7 +9,7 @@ money, ``date``, zone-aware ``datetime``); they are converted as the types would
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -64,9 +64,18 @@ def _converted(
     table: sa.Table,
     columns: Sequence[str],
     rows: Sequence[Sequence[object]],
+    tail: Sequence[object] = (),
 ) -> list[tuple[object, ...]]:
-    convert = [_converter(table.c[name], connection.dialect) for name in columns]
-    return [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows]
+    converters = [_converter(table.c[name], connection.dialect) for name in columns]
+    active = [(i, f) for i, f in enumerate(converters) if f is not _identity]
+    converted: list[tuple[object, ...]] = []
+    for row in rows:
+        values = list(row)
+        for index, convert in active:
+            values[index] = convert(values[index])
+        values.extend(tail)
+        converted.append(tuple(values))
+    return converted
 
 
 def insert_rows(
@@ -74,16 +83,23 @@ def insert_rows(
     table: sa.Table,
     columns: Sequence[str],
     rows: Sequence[Sequence[object]],
+    constants: Mapping[str, object] | None = None,
 ) -> None:
-    """``INSERT`` every row (values in ``columns`` order) in one ``executemany``."""
+    """``INSERT`` every row (values in ``columns`` order) in one ``executemany``.
+
+    ``constants`` are the same for every row (converted once, not per row).
+    """
     if not rows:
         return
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join(_placeholder(dialect, c) for c in columns)
+    fixed = dict(constants or {})
+    every = (*columns, *fixed)
+    names = ", ".join(quote(c) for c in every)
+    marks = ", ".join(_placeholder(dialect, c) for c in every)
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
-    connection.exec_driver_sql(sql, _converted(connection, table, columns, rows))
+    tail = [_converter(table.c[name], dialect)(value) for name, value in fixed.items()]
+    connection.exec_driver_sql(sql, _converted(connection, table, columns, rows, tail))
 
 
 def update_rows(

@@ -41,6 +41,7 @@ def upgrade(settings: Settings) -> None:
 @db.command("current", help="Показать применённые ревизии.")
 @click.pass_obj
 def current(settings: Settings) -> None:
+    quiet_migration_log(settings)
     from storage.database import applied_revisions
 
     revisions = applied_revisions(settings.database_url)

@@ -59,11 +59,15 @@ def print_segments(
 ) -> None:
     """Print the two tables (segments, debtor types) to the terminal."""
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(width=110)
     console.print(
         _table(
-            f"«{organisation}» на {as_of:%d.%m.%Y}: сегменты", "Сегмент", by_segment, SEGMENT_TITLES
+            f"«{escape(organisation)}» на {as_of:%d.%m.%Y}: сегменты",
+            "Сегмент",
+            by_segment,
+            SEGMENT_TITLES,
         )
     )
     console.print(_table("Типы должников", "Тип", by_type, TYPE_TITLES))

@@ -48,7 +48,6 @@ _LINE_INSERT_COLUMNS = (
     "account_id",
     "service",
     "period",
-    "updated_at",
     *_LINE_FIELDS,
 )
 
@@ -327,7 +326,7 @@ class DebtBookWriter:
             line = stored.get((account_id, record.service, record.period))
             if line is None:
                 inserts.append(
-                    (organisation_id, account_id, record.service, record.period, now, *values)
+                    (organisation_id, account_id, record.service, record.period, *values)
                 )
                 self._touched.setdefault(account_id, [0, 0])[0] += 1
             elif (line.charged, line.paid, line.debt, line.peni) != values:
@@ -336,7 +335,9 @@ class DebtBookWriter:
             else:
                 self.changes.lines_unchanged += 1
         connection = self._session.connection()
-        insert_rows(connection, _lines, _LINE_INSERT_COLUMNS, inserts)
+        insert_rows(
+            connection, _lines, _LINE_INSERT_COLUMNS, inserts, constants={"updated_at": now}
+        )
         update_rows(connection, _lines, (*_LINE_FIELDS, "updated_at"), updates)
         self.changes.lines_new += len(inserts)
         self.changes.lines_changed += len(updates)
