@@ -58,7 +58,7 @@ def account_variables(
     ).all()
     months = session.scalar(
         sa.select(sa.func.count(sa.distinct(DebtLine.period))).where(
-            DebtLine.account_id == account_id, DebtLine.debt > 0
+            DebtLine.account_id == account_id, DebtLine.debt > _ZERO
         )
     )
     by_service = tuple(

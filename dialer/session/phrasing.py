@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.values import Amount, Count, DateValue, Part
+from speech.audio import Audio, read_wav
+from speech.errors import SynthesisError
 from speech.russian import amount_words, count_words, date_words
-from speech.synthesis import EspeakTts, PromptLibrary, Synthesizer
+from speech.synthesis import EspeakTts, Synthesizer, TtsEngine
 
-__all__ = ["RussianPhrasing", "SynthesizerVoice"]
+__all__ = ["FestivalTts", "RussianPhrasing", "SynthesizerVoice", "default_tts"]
 
 
 class RussianPhrasing:
@@ -30,6 +36,50 @@ class RussianPhrasing:
         return "".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class FestivalTts:
+    """Festival with its Russian voice (Debian ``festvox-ru``): recorded units, far clearer
+    than espeak-ng on a phone line — Whisper base transcribes it word for word, espeak-ng
+    mostly not (measured on this machine; see README)."""
+
+    festival_voice: str = "voice_msu_ru_nsh_clunits"
+    timeout_s: float = 60.0
+
+    @staticmethod
+    def available() -> bool:
+        """Whether ``text2wave`` and the Russian voice are installed."""
+        return shutil.which("text2wave") is not None and any(
+            Path("/usr/share/festival/voices/russian").glob("msu_ru_nsh_clunits*")
+        )
+
+    @property
+    def voice(self) -> str:
+        """The Festival voice (part of the synthesis cache key)."""
+        return f"festival:{self.festival_voice}"
+
+    def render(self, text: str) -> Audio:
+        """Run ``text2wave`` and read its WAV."""
+        with tempfile.TemporaryDirectory(prefix="napomni-festival-") as work:
+            source, target = Path(work) / "text.txt", Path(work) / "speech.wav"
+            source.write_text(text, encoding="utf-8")
+            try:
+                subprocess.run(
+                    ["text2wave", "-eval", f"({self.festival_voice})", str(source), "-o",
+                     str(target)],
+                    check=True,
+                    capture_output=True,
+                    timeout=self.timeout_s,
+                )  # fmt: skip
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
+                raise SynthesisError(f"festival не озвучил фразу: {err}") from err
+            return read_wav(target)
+
+
+def default_tts() -> TtsEngine:
+    """Festival's Russian voice when installed, else espeak-ng."""
+    return FestivalTts() if FestivalTts.available() else EspeakTts()
+
+
 class SynthesizerVoice:
     """The robot's voice: :class:`speech.synthesis.Synthesizer` (prompts, espeak-ng, disk cache)."""
 
@@ -38,8 +88,12 @@ class SynthesizerVoice:
 
     @classmethod
     def default(cls, cache_dir: Path) -> SynthesizerVoice:
-        """Recorded Russian prompts where installed, espeak-ng for the rest, cached on disk."""
-        return cls(Synthesizer(EspeakTts(), PromptLibrary.asterisk_ru(), cache_dir))
+        """Festival (else espeak-ng) for whole lines, cached on disk.
+
+        Asterisk's recorded fragments are not mixed in: a line spliced from two voices is
+        harder to follow than one synthetic voice (recorded whole prompts still win).
+        """
+        return cls(Synthesizer(default_tts(), None, cache_dir))
 
     def synthesize(self, text: str) -> bytes:
         """8 kHz s16le mono audio of ``text``."""

@@ -44,7 +44,15 @@ from dialer.session.ports import CallClosing, CallLog, Notice, NoticeKind, Obser
 from dialer.session.report import CallOpening, CallReport, TurnRecord
 from dialer.telephony.errors import TelephonyError
 from dialer.telephony.media import iter_frames
-from dialer.telephony.port import FRAME_BYTES, Call, CallResult, Outcome, Telephone
+from dialer.telephony.port import (
+    FRAME_BYTES,
+    FRAME_MS,
+    SAMPLE_RATE_HZ,
+    Call,
+    CallResult,
+    Outcome,
+    Telephone,
+)
 from scripts.actions import (
     Action,
     End,
@@ -164,7 +172,7 @@ class _PendingTurn:
 @dataclass(slots=True)
 class _Line:
     say: Say
-    text: str = ""
+    audio: asyncio.Task[tuple[str, bytes]]
 
 
 @dataclass(slots=True)
@@ -172,6 +180,8 @@ class _State:
     """The mutable state of one call's dialogue (touched only on the event loop)."""
 
     listening: Listen | None = None
+    # Both in seconds of the debtor's audio (stream time), not wall time: a recogniser busy
+    # decoding falls behind the line, and that must not count as the debtor's silence.
     idle_since: float | None = None
     speech_since: float | None = None
     last_frame_at: float = 0.0
@@ -299,6 +309,9 @@ class _CallRun:
         self.lines: deque[_Line] = deque()
         self.lines_ready = asyncio.Event()
         self.playing: _Line | None = None
+        self.cuts = 0
+        self.stream_s = 0.0  # seconds of the debtor's audio the recogniser has taken
+        self.rx_s = 0.0  # seconds of the debtor's audio received
         self.player_idle = asyncio.Event()
         self.player_idle.set()
         self.writes: asyncio.Queue[Callable[[], None] | None] = asyncio.Queue()
@@ -375,7 +388,9 @@ class _CallRun:
         if now - self.answered_at > self.config.max_call_s:
             raise _LineDead(f"звонок длиннее {self.config.max_call_s:.0f} с")
         if state.speech_since is not None:
-            kind = self.machine.still_talking(now)
+            # Audio time, not wall time: a recogniser busy decoding must not look like a
+            # monologue.
+            kind = self.machine.still_talking(self.stream_s)
             if kind is not None:
                 await self._machine(kind)
                 return
@@ -383,16 +398,17 @@ class _CallRun:
         if listen is None or self.playing is not None or self.lines:
             return
         if state.idle_since is None:
-            state.idle_since = now
+            state.idle_since = self.rx_s
+        heard_s = self.stream_s
         waited_from = state.idle_since
         if state.speech_since is not None:
             # Someone is talking: wait for the result, but not forever.
-            if now - state.speech_since < self.config.speech_grace_s:
+            if heard_s - state.speech_since < self.config.speech_grace_s:
                 return
             waited_from = state.speech_since + self.config.speech_grace_s
             state.speech_since = None
             self.machine.speech_lost()
-        if now - waited_from >= listen.timeout_s:
+        if heard_s - waited_from >= listen.timeout_s:
             self._notice("event", f"тишина {listen.timeout_s:.0f} с")
             await self._perform(self.conversation.handle(Silence(listen.timeout_s)))
 
@@ -402,9 +418,9 @@ class _CallRun:
         event = item.event
         state = self.state
         match event:
-            case SpeechStarted():
-                state.speech_since = self.clock()
-                self.machine.speech_started(state.speech_since)
+            case SpeechStarted(at_s=at_s):
+                state.speech_since = at_s
+                self.machine.speech_started(at_s)
                 await self._barge_in(item.arrived_at)
             case PartialResult(text=text):
                 kind = detect_announcement(text) if self.machine.active else None
@@ -416,10 +432,11 @@ class _CallRun:
     async def _on_final(self, final: FinalResult, item: _Recognised) -> None:
         state = self.state
         state.speech_since = None
-        state.idle_since = self.clock()  # the silence timer restarts after any utterance
+        state.idle_since = self.stream_s  # the silence timer restarts after any utterance
         text = final.text.strip()
         kind = self.machine.utterance(text, final.end_s - final.start_s)
         if kind is not None:
+            self._notice("debtor", f"{text} ({final.end_s - final.start_s:.1f} с)")
             await self._machine(kind)
             return
         if not text:
@@ -476,7 +493,10 @@ class _CallRun:
             match action:
                 case Say():
                     self.state.listening = None
-                    self.lines.append(_Line(action))
+                    # Synthesis starts now, so the next line is ready when this one ends.
+                    audio = asyncio.create_task(self._prepare(action))
+                    audio.add_done_callback(_consume)
+                    self.lines.append(_Line(action, audio))
                     self.lines_ready.set()
                 case Listen():
                     self.state.listening = action
@@ -494,27 +514,36 @@ class _CallRun:
 
     def _cut_speech(self, *, only_interruptible: bool) -> None:
         kept = [line for line in self.lines if only_interruptible and not line.say.interruptible]
+        for dropped in self.lines:
+            if dropped not in kept:
+                dropped.audio.cancel()
         self.lines.clear()
         self.lines.extend(kept)
-        line = self.playing
-        if line is not None and (line.say.interruptible or not only_interruptible):
+        playing = self.playing
+        if playing is not None and (playing.say.interruptible or not only_interruptible):
+            self.cuts += 1  # a line still being synthesized must not start afterwards
             self.call.stop_playback()
 
     # --- the player -----------------------------------------------------------------
 
+    async def _prepare(self, say: Say) -> tuple[str, bytes]:
+        text = self.s.parts.phrasing.render(say.parts)
+        return text, await asyncio.to_thread(self.s.parts.voice.synthesize, text)
+
     async def _player(self) -> None:
-        parts = self.s.parts
         while True:
             while not self.lines:
                 self.lines_ready.clear()
                 await self.lines_ready.wait()
             line = self.lines.popleft()
             self.playing = line
+            cuts = self.cuts
             try:
-                line.text = parts.phrasing.render(line.say.parts)
-                audio = await asyncio.to_thread(parts.voice.synthesize, line.text)
-                self.state.robot_lines.append(line.text)
-                self._notice("robot", line.text)
+                text, audio = await line.audio
+                if cuts != self.cuts:
+                    continue
+                self.state.robot_lines.append(text)
+                self._notice("robot", text)
                 await self.call.play(self._tap(audio))
             except Exception as err:  # a line that cannot be said ends the call, politely
                 self.inbox.put_nowait(_PlayerFailed(f"{type(err).__name__}: {err}"))
@@ -523,7 +552,7 @@ class _CallRun:
             finally:
                 if self.playing is line:
                     self.playing = None
-                    self.state.idle_since = self.clock()
+                    self.state.idle_since = self.rx_s
 
     async def _tap(self, audio: bytes) -> AsyncIterator[bytes]:
         """Frames for ``play()``, recorded and timed as they go to the wire."""
@@ -549,6 +578,7 @@ class _CallRun:
         async for frame in self.call.frames():
             now = self.clock()
             self.state.last_frame_at = now
+            self.rx_s += FRAME_MS / 1000
             self.debtor_audio += frame
             if len(self.robot_audio) < len(self.debtor_audio):
                 # The robot was quiet (or its source fell behind): silence on its channel,
@@ -572,6 +602,7 @@ class _CallRun:
             for _ in range(len(pcm) // FRAME_BYTES):
                 arrived = self.rx_times.popleft()
             events = await self._decode(stream.accept, pcm) if pcm else []
+            self.stream_s += len(pcm) / (2 * SAMPLE_RATE_HZ)
             if ended:
                 events += await self._decode(lambda _pcm: stream.flush(), b"")
             started = self.clock()
@@ -717,6 +748,12 @@ class _CallRun:
 
 class _LineDead(Exception):
     """The line is gone without a hang-up (no audio, too long): end the call."""
+
+
+def _consume(task: asyncio.Task[tuple[str, bytes]]) -> None:
+    """Retrieve the outcome of a line's synthesis nobody will play (cut by barge-in)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _write_recording(robot: bytes, debtor: bytes, path: Path) -> None:

@@ -1,0 +1,204 @@
+"""``napomni call NUMBER --script NAME --account ID``: one live call, printed as it happens.
+
+Also the place where the live-call parts are built from the settings (the recogniser, the
+classifier, the voice, the SIP telephone), so that ``napomni demo``, ``napomni worker`` and
+``napomni bench calls`` wire them the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from napomni.settings import Settings
+
+if TYPE_CHECKING:
+    from dialer.session import CallReport, Notice, SessionParts
+    from dialer.session.ports import CallLog
+    from dialer.telephony.config import SipConfig
+    from speech.recognition import RecognitionEngine
+
+__all__ = ["ConsoleObserver", "build_session_parts", "call", "load_recognizer", "sip_config"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_recognizer(settings: Settings) -> RecognitionEngine:
+    """The Russian engine available: Vosk when a Russian model is found, else Whisper.
+
+    Loading takes seconds of CPU; call it from a worker thread in async code.
+    """
+    from speech.errors import ModelNotFound
+    from speech.models import resolve_vosk_model, resolve_whisper_model
+    from speech.vosk_engine import VoskEngine
+    from speech.whisper_engine import WhisperEngine
+
+    search = settings.model_search_path()
+    try:
+        return VoskEngine.load(resolve_vosk_model(settings.vosk_model, search))
+    except ModelNotFound:
+        logger.info("no Russian Vosk model: live recognition uses Whisper (slower)")
+    try:
+        return WhisperEngine.load(resolve_whisper_model(settings.whisper_model, search))
+    except ModelNotFound as err:
+        raise click.ClickException(f"Нет модели распознавания русской речи. {err}") from err
+
+
+def build_session_parts(settings: Settings, log: CallLog | None) -> SessionParts:
+    """Recogniser, classifier, voice and phrasing for live calls (seconds to load)."""
+    from classifier.errors import ClassifierError
+    from classifier.model import load_classifier
+    from dialer.session import SessionParts
+    from dialer.session.phrasing import RussianPhrasing, SynthesizerVoice
+
+    try:
+        classifier = load_classifier(settings.models_dir)
+    except ClassifierError as err:
+        raise click.ClickException(str(err)) from err
+    return SessionParts(
+        recognizer=load_recognizer(settings),
+        classifier=classifier,
+        voice=SynthesizerVoice.default(settings.data_dir / "cache" / "prompts"),
+        phrasing=RussianPhrasing(),
+        log=log,
+    )
+
+
+def sip_config(settings: Settings, **overrides: object) -> SipConfig:
+    """The telephony adapter's configuration from ``NAPOMNI_SIP_*``."""
+    import dataclasses
+
+    from dialer.telephony.config import SipConfig
+
+    sip = settings.sip
+    config = SipConfig(
+        registrar=sip.registrar,
+        user=sip.user,
+        password=sip.password,
+        caller_id=sip.caller_id,
+        transport=sip.transport,  # type: ignore[arg-type]
+        codecs=sip.codecs,  # type: ignore[arg-type]
+        rtp_port_min=sip.rtp_port_min,
+        rtp_port_max=sip.rtp_port_max,
+        max_concurrent_calls=sip.max_concurrent_calls,
+    )
+    return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+
+
+@dataclass
+class ConsoleObserver:
+    """Prints the conversation as it happens (the operator's console, not a log)."""
+
+    show_latency: bool = True
+
+    def notice(self, notice: Notice) -> None:
+        """One line per event."""
+        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        match notice.kind:
+            case "robot":
+                click.echo(f"{stamp} {notice.call_ref} Робот:   {notice.text}")
+            case "debtor":
+                tags = f"  [{', '.join(notice.tags)}]" if notice.tags else ""
+                click.echo(f"{stamp} {notice.call_ref} Абонент: {notice.text}{tags}")
+            case "event":
+                if notice.latency_ms is not None and not self.show_latency:
+                    return
+                click.echo(click.style(f"{stamp} {notice.call_ref} · {notice.text}", dim=True))
+
+
+def print_report(report: CallReport) -> None:
+    """The end of one call, in a few lines."""
+    outcome = report.outcome
+    click.echo(f"Звонок: {report.result.outcome.value}, SIP {report.result.sip_status}")
+    if outcome is not None:
+        click.echo(f"Итог разговора: {outcome.kind.value}")
+        if outcome.promise is not None and outcome.promise.due is not None:
+            amount = outcome.promise.amount or "весь долг"
+            click.echo(f"Обещание: {amount} до {outcome.promise.due.isoformat()}")
+    if report.escalation is not None:
+        click.echo(f"Передано специалисту: {report.escalation.reason}")
+    if report.failure_reason:
+        click.echo(f"Сбой: {report.failure_reason}")
+    if report.latencies_ms:
+        click.echo("Задержки ответа, мс: " + ", ".join(str(x) for x in report.latencies_ms))
+    if report.recording_path:
+        click.echo(f"Запись: {report.recording_path}")
+    if report.call_id is not None:
+        click.echo(f"Звонок сохранён: calls.id = {report.call_id}")
+
+
+async def _place_call(
+    settings: Settings, number: str, script_name: str, account_id: int, ring_timeout_s: float
+) -> CallReport:
+    from dialer.runner import ScriptBook
+    from dialer.session import CallContext, CallOpening, CallSession, SessionConfig
+    from dialer.session.accounts import account_variables, today_in
+    from dialer.session.store import SqlCallLog
+    from dialer.telephony.baresip import BaresipTelephone
+    from scripts.engine import Conversation
+    from storage.database import make_engine, make_session_factory
+    from storage.models import Account
+
+    engine = make_engine(settings.database_url)
+    try:
+        factory = make_session_factory(engine)
+        script = ScriptBook().get(script_name)
+
+        def read_account() -> tuple[object, str]:
+            with factory() as session:
+                account = session.get(Account, account_id)
+                zone = account.time_zone if account is not None else "Europe/Moscow"
+                return account_variables(session, account_id), zone
+
+        variables, zone = await asyncio.to_thread(read_account)
+        conversation = Conversation(script, variables)  # type: ignore[arg-type]
+        parts = await asyncio.to_thread(
+            build_session_parts, settings, SqlCallLog(factory, store_promises=True)
+        )
+        session = CallSession(
+            parts,
+            SessionConfig(record_dir=settings.data_dir / "recordings"),
+            observer=ConsoleObserver(),
+        )
+        context = CallContext(
+            opening=CallOpening(account_id, script.name, dt.datetime.now(dt.UTC)),
+            today=today_in(zone),
+            debt=variables.debt_total,  # type: ignore[attr-defined]
+            call_ref="call",
+        )
+        async with BaresipTelephone(sip_config(settings)) as telephone:
+            click.echo(f"Набираю номер через {settings.sip.registrar}…")
+            return await session.place(telephone, number, ring_timeout_s, conversation, context)
+    finally:
+        engine.dispose()
+
+
+@click.command(help="Позвонить одному абоненту по сценарию и показать разговор по ходу.")
+@click.argument("number")
+@click.option("--script", "script_name", required=True, help="Имя сценария (soft_reminder, …).")
+@click.option("--account", "account_id", type=int, required=True, help="id лицевого счёта.")
+@click.option(
+    "--ring-timeout", type=float, default=30.0, show_default=True, help="Ждать ответа, с."
+)
+@click.pass_obj
+def call(
+    settings: Settings, number: str, script_name: str, account_id: int, ring_timeout: float
+) -> None:
+    from dialer.session.errors import SessionError
+    from dialer.telephony.errors import TelephonyError
+    from scripts.errors import ScriptError
+
+    try:
+        report = asyncio.run(_place_call(settings, number, script_name, account_id, ring_timeout))
+    except (SessionError, ScriptError, TelephonyError) as err:
+        raise click.ClickException(str(err)) from err
+    print_report(report)
+
+
+_ = Path

@@ -1,0 +1,121 @@
+"""The simulated debtors of ``napomni demo`` and ``napomni bench calls``, and their voices.
+
+Each persona answers the soft-reminder script turn by turn with its own Russian answers: a
+promise, a dispute, a relative, voicemail, busy. Answers are spoken by Festival's Russian
+voice (``festvox-ru``: recorded units, which recognisers understand) when it is installed,
+else by espeak-ng (which Whisper base mostly mishears: measured, see README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialer.sandbox.debtor import DebtorBehaviour, DebtorSpec
+from dialer.sandbox.errors import SandboxError
+from dialer.sandbox.voices import say_to_wav
+
+__all__ = ["Persona", "debtor_voice", "personas", "spec_for"]
+
+_FESTIVAL_VOICE = "voice_msu_ru_nsh_clunits"
+_TIMEOUT_S = 60
+
+
+def debtor_voice(text: str, cache_dir: Path) -> Path:
+    """An 8 kHz s16 mono WAV of ``text`` in a human-like Russian voice (cached by text)."""
+    if shutil.which("text2wave") is None or shutil.which("sox") is None:
+        return say_to_wav(text, cache_dir)
+    key = hashlib.sha256(f"festival|{_FESTIVAL_VOICE}|{text}".encode()).hexdigest()[:16]
+    target = cache_dir / f"festival-{key}.wav"
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    source = cache_dir / f"festival-{key}.txt"
+    raw = cache_dir / f"festival-{key}.raw.wav"
+    partial = cache_dir / f"festival-{key}.part.wav"
+    source.write_text(text, encoding="utf-8")
+    try:
+        subprocess.run(
+            ["text2wave", "-eval", f"({_FESTIVAL_VOICE})", str(source), "-o", str(raw)],
+            check=True,
+            capture_output=True,
+            timeout=_TIMEOUT_S,
+        )
+        subprocess.run(
+            ["sox", str(raw), "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer",
+             str(partial)],
+            check=True,
+            capture_output=True,
+            timeout=_TIMEOUT_S,
+        )  # fmt: skip
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+        raise SandboxError(f"festival не озвучил ответ должника: {err}") from err
+    finally:
+        source.unlink(missing_ok=True)
+        raw.unlink(missing_ok=True)
+    partial.replace(target)
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """A simulated debtor: who they are and what they say, turn by turn."""
+
+    key: str
+    title: str
+    full_name: str
+    behaviour: DebtorBehaviour
+    answers: tuple[str, ...] = ()
+    greeting: str | None = None
+
+
+def personas(today: dt.date) -> tuple[Persona, ...]:
+    """The demo's five debtors; the promise names a day two days from ``today``."""
+    from speech.russian import date_words
+
+    day = date_words(today + dt.timedelta(days=2), "gen")
+    return (
+        Persona(
+            "promise",
+            "обещает оплатить",
+            "Иванов Иван Петрович",
+            "answer",
+            ("Да, это я.", "Я просто забыл заплатить.", f"Заплачу {day}.", "Да, верно."),
+        ),
+        Persona(
+            "dispute",
+            "оспаривает сумму",
+            "Петрова Анна Сергеевна",
+            "answer",
+            ("Да, это я.", "Я не согласна с суммой, это не мой долг."),
+        ),
+        Persona(
+            "relative",
+            "отвечает родственник",
+            "Сидоров Павел Андреевич",
+            "answer",
+            ("Нет, это его сын. Отца нет дома.",),
+        ),
+        Persona(
+            "voicemail",
+            "автоответчик",
+            "Козлова Мария Ивановна",
+            "voicemail",
+            greeting="Абонент не может ответить. Оставьте сообщение после звукового сигнала.",
+        ),
+        Persona("busy", "занято", "Морозов Олег Викторович", "busy"),
+    )
+
+
+def spec_for(persona: Persona, user: str, cache_dir: Path) -> DebtorSpec:
+    """The sandbox debtor that plays ``persona`` as SIP user ``user``."""
+    return DebtorSpec(
+        user=user,
+        behaviour=persona.behaviour,
+        greeting=str(debtor_voice(persona.greeting, cache_dir)) if persona.greeting else None,
+        answers=tuple(str(debtor_voice(a, cache_dir)) for a in persona.answers),
+    )
