@@ -17,6 +17,7 @@ def registered_commands() -> list[click.Command]:
     from napomni.commands import db as db_commands
     from napomni.commands import importing, sample
     from napomni.commands import segment as segment_commands
+    from napomni.commands.call import call
     from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
@@ -41,4 +42,5 @@ def registered_commands() -> list[click.Command]:
         user,
         campaign,
         worker,
+        call,
     ]
