@@ -310,8 +310,6 @@ async def _serve(config: DebtorProcessConfig) -> None:
             extra_config_text=(
                 f"sip_listen 127.0.0.1:{config.listen_port}\n"
                 f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
-                # as the robot's adapter: the adaptive buffer drops frames in double talk
-                "audio_jitter_buffer_type fixed\naudio_jitter_buffer_delay 5-10\n"
             ),
         )
     )

@@ -141,9 +141,8 @@ def _samples(pcm: bytes) -> np.ndarray:
     return np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
 
 
-def best_correlation(template: bytes, signal: bytes) -> float:
-    """Normalised cross-correlation of ``template`` at its best position inside ``signal``."""
-    t, s = _samples(template), _samples(signal)
+def _aligned(t: np.ndarray, s: np.ndarray) -> float:
+    """Normalised cross-correlation of ``t`` at its best position inside ``s``."""
     if len(s) < len(t) or not np.any(t) or not np.any(s):
         return 0.0
     dot = fftconvolve(s, t[::-1], mode="valid")
@@ -151,6 +150,20 @@ def best_correlation(template: bytes, signal: bytes) -> float:
     energy = squares[len(t) :] - squares[: len(s) - len(t) + 1]
     norm = np.sqrt(np.maximum(energy, 1e-9)) * np.sqrt(float(np.sum(t * t)))
     return float(np.max(dot / norm))
+
+
+def best_correlation(template: bytes, signal: bytes, chunk_s: float = 0.5) -> float:
+    """How well ``template`` is found inside ``signal``: the median, over the template's
+    voiced 0.5 s chunks, of each chunk's normalised cross-correlation at its best position.
+
+    Chunks are aligned one by one because a phone line (a jitter buffer shrinking latency)
+    may drop a 20 ms frame, which shifts everything after it; the content must still match.
+    """
+    t, s = _samples(template), _samples(signal)
+    size = int(chunk_s * 8000)
+    chunks = [t[i : i + size] for i in range(0, len(t) - size + 1, size)] or [t]
+    voiced = [c for c in chunks if np.sqrt(np.mean(c * c)) > 300.0] or chunks
+    return float(np.median([_aligned(c, s) for c in voiced]))
 
 
 def active_seconds(pcm: bytes, threshold_rms: float = 500.0) -> float:
