@@ -118,7 +118,7 @@ class SessionCallRunner:
             ),
             today=today_in(attempt.time_zone),
             debt=attempt.debt,
-            call_ref=f"a{attempt.attempt_id}",
+            call_ref=f"ЛС{attempt.account_id}/a{attempt.attempt_id}",
         )
         report = await self._session.place(
             self._telephone,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -10,9 +11,14 @@ from pathlib import Path
 
 from scripts.values import Amount, Count, DateValue, Part
 from speech.audio import Audio, read_wav
-from speech.errors import SynthesisError
+from speech.errors import SpeechError, SynthesisError
 from speech.russian import amount_words, count_words, date_words
 from speech.synthesis import EspeakTts, Synthesizer, TtsEngine
+
+# Festival's Russian letter-to-sound rules know Cyrillic and punctuation only.
+_DASHES = re.compile(r"[—–]")
+_LATIN = re.compile(r"[A-Za-z]")
+_FESTIVAL_UNSAYABLE = re.compile(r"[^а-яёА-ЯЁ .,?!]")
 
 __all__ = ["FestivalTts", "RussianPhrasing", "SynthesizerVoice", "default_tts"]
 
@@ -58,7 +64,16 @@ class FestivalTts:
         return f"festival:{self.festival_voice}"
 
     def render(self, text: str) -> Audio:
-        """Run ``text2wave`` and read its WAV."""
+        """Run ``text2wave``; a line it cannot say (Latin letters, symbols) goes to espeak-ng."""
+        spoken = _FESTIVAL_UNSAYABLE.sub(" ", _DASHES.sub(",", text)).strip()
+        try:
+            if not spoken or _LATIN.search(text):
+                raise SynthesisError("festival не читает латиницу")
+            return self._festival(spoken)
+        except SynthesisError:
+            return EspeakTts().render(text)
+
+    def _festival(self, text: str) -> Audio:
         with tempfile.TemporaryDirectory(prefix="napomni-festival-") as work:
             source, target = Path(work) / "text.txt", Path(work) / "speech.wav"
             source.write_text(text, encoding="utf-8")
@@ -70,9 +85,14 @@ class FestivalTts:
                     capture_output=True,
                     timeout=self.timeout_s,
                 )  # fmt: skip
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
+                return read_wav(target)
+            except (
+                subprocess.CalledProcessError,
+                subprocess.TimeoutExpired,
+                OSError,
+                SpeechError,
+            ) as err:
                 raise SynthesisError(f"festival не озвучил фразу: {err}") from err
-            return read_wav(target)
 
 
 def default_tts() -> TtsEngine:

@@ -259,6 +259,8 @@ class CallSession:
     async def _close_unanswered(
         self, result: CallResult, context: CallContext, call_id: int | None
     ) -> CallReport:
+        if self.observer is not None:
+            self.observer.notice(Notice(context.call_ref, "event", f"итог: {result.outcome.value}"))
         if self.parts.log is not None and call_id is not None:
             closing = CallClosing(
                 ended_at=dt.datetime.now(dt.UTC),

@@ -103,15 +103,20 @@ def print_demo_segments(url: str, as_of: dt.date = DEMO_AS_OF) -> None:
 @click.command(
     help=(
         "Демонстрация: новая база SQLite в <каталог данных>/demo, выгрузки 1С с правдоподобными "
-        "должниками, импорт долгов и платежей, таблица сегментов."
+        "должниками, импорт долгов и платежей, таблица сегментов; затем живой обзвон по SIP "
+        "на 127.0.0.1: Kamailio, пять имитированных должников, кампания, итоги."
     )
 )
 @click.option(
     "--accounts", type=click.IntRange(1, 100_000), default=300, show_default=True,
     help="Сколько лицевых счетов сгенерировать.",
 )  # fmt: skip
+@click.option(
+    "--calls/--no-calls", default=True, show_default=True,
+    help="Живой обзвон: Kamailio, имитация должников, кампания, итоги.",
+)  # fmt: skip
 @click.pass_obj
-def demo(settings: Settings, accounts: int) -> None:
+def demo(settings: Settings, accounts: int, calls: bool) -> None:
     from napomni.commands.db import quiet_migration_log
     from storage.importing import ImportFailed
 
@@ -125,3 +130,7 @@ def demo(settings: Settings, accounts: int) -> None:
     except ImportFailed as err:
         raise click.ClickException(str(err)) from err
     print_demo_segments(url)
+    if calls:
+        from napomni.commands.demo_live import run_live_campaign
+
+        run_live_campaign(settings, url, directory, DEMO_ORGANISATION)
