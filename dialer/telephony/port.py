@@ -4,9 +4,10 @@ Obligations every adapter keeps (the contract suite in ``tests/dialer/telephony`
 against the in-process pair and against real SIP peers):
 
 - Audio is 20 ms frames of 8 kHz signed 16-bit little-endian mono: 320 bytes each
-  (:data:`FRAME_BYTES`). ``frames()`` yields one frame every 20 ms while the call is up —
-  silence included — and ends when the call ends. Slow readers lose the oldest frames,
-  never the newest.
+  (:data:`FRAME_BYTES`). ``frames()`` yields the far end's audio as it arrives — about one
+  frame per 20 ms, silence included, while the far end sends RTP (a held or one-way line
+  sends none; a jitter buffer may drop a frame to keep latency low) — and ends when the
+  call ends. Slow readers lose the oldest frames, never the newest.
 - ``play()`` sends audio paced in real time and keeps at most ~60 ms queued ahead of the
   wire, so ``stop_playback()`` silences the robot at once (barge-in). It returns True when
   everything was sent, False when it was stopped or the call ended.
