@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from napomni.commands.call_bench import bench_calls
 from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.import_bench import bench_import
@@ -36,3 +37,4 @@ bench.add_command(bench_speech)
 bench.add_command(bench_wer)
 bench.add_command(bench_telephony)
 bench.add_command(bench_web)
+bench.add_command(bench_calls)
