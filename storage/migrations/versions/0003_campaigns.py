@@ -22,6 +22,118 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# contact_ledger columns copied onto open attempts (attempts.ledger_<name>).
+_LEDGER_COPY = (
+    "day", "week", "month", "day_conversations", "day_messages", "week_conversations",
+    "week_messages", "month_conversations", "month_messages",
+)  # fmt: skip
+_OPEN = "status IN ('pending', 'claimed')"
+# (table, events, account column of the changed row): a change that may stop a call.
+_RECHECK_SOURCES = (
+    ("stop_flags", "INSERT OR UPDATE", "NEW"),
+    ("payments", "INSERT OR UPDATE", "NEW"),
+    ("phones", "UPDATE", "NEW"),
+    ("phones", "DELETE", "OLD"),
+)
+
+
+def _mark(row: str) -> str:
+    return f"UPDATE attempts SET recheck = (1 = 1) WHERE account_id = {row}.account_id AND {_OPEN};"
+
+
+def _copy_ledger() -> str:
+    sets = ", ".join(f"ledger_{n} = NEW.{n}" for n in _LEDGER_COPY)
+    return (
+        f"UPDATE attempts SET {sets}, recheck = (recheck OR (NEW.active_attempt_id IS NOT NULL "
+        f"AND NEW.active_attempt_id <> attempts.id)) WHERE account_id = NEW.account_id AND {_OPEN};"
+    )
+
+
+def _blocked_at_insert(row: str) -> str:
+    """Whether a new open attempt must be checked the exact way from the start."""
+    return (
+        f"EXISTS (SELECT 1 FROM stop_flags WHERE account_id = {row}.account_id "
+        f"AND lifted_at IS NULL) "
+        f"OR NOT EXISTS (SELECT 1 FROM phones WHERE account_id = {row}.account_id "
+        f"AND status = 'ok') "
+        f"OR EXISTS (SELECT 1 FROM payments WHERE account_id = {row}.account_id "
+        f"AND id > {row}.payments_seen_id) "
+        f"OR EXISTS (SELECT 1 FROM contact_ledger WHERE account_id = {row}.account_id "
+        f"AND active_attempt_id IS NOT NULL AND active_attempt_id <> {row}.id)"
+    )
+
+
+def _create_plan_triggers() -> None:
+    """Keep attempts.recheck and attempts.ledger_* current whoever writes the sources."""
+    columns = ", ".join(f"ledger_{n}" for n in _LEDGER_COPY)
+    values = ", ".join(_LEDGER_COPY)
+    if op.get_bind().dialect.name == "postgresql":
+        for index, (table, events, row) in enumerate(_RECHECK_SOURCES):
+            name = f"plan_recheck_{table}_{index}"
+            op.execute(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN {_mark(row)} RETURN NULL; END; $$"
+            )
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {events} ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+            )
+        op.execute(
+            "CREATE FUNCTION plan_copy_ledger() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {_copy_ledger()} RETURN NULL; END; $$"
+        )
+        op.execute(
+            "CREATE TRIGGER plan_copy_ledger AFTER UPDATE ON contact_ledger "
+            "FOR EACH ROW EXECUTE FUNCTION plan_copy_ledger()"
+        )
+        op.execute(
+            "CREATE FUNCTION plan_new_attempt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"SELECT {values} INTO {', '.join(f'NEW.ledger_{n}' for n in _LEDGER_COPY)} "
+            "FROM contact_ledger WHERE account_id = NEW.account_id; "
+            f"NEW.recheck := NEW.recheck OR {_blocked_at_insert('NEW')}; "
+            "RETURN NEW; END; $$"
+        )
+        op.execute(
+            "CREATE TRIGGER plan_new_attempt BEFORE INSERT ON attempts FOR EACH ROW "
+            "WHEN (NEW.status IN ('pending', 'claimed')) EXECUTE FUNCTION plan_new_attempt()"
+        )
+        return
+    for index, (table, events, row) in enumerate(_RECHECK_SOURCES):
+        for event in events.split(" OR "):
+            op.execute(
+                f"CREATE TRIGGER plan_recheck_{table}_{index}_{event.lower()} AFTER {event} "
+                f"ON {table} BEGIN {_mark(row)} END"
+            )
+    op.execute(
+        f"CREATE TRIGGER plan_copy_ledger AFTER UPDATE ON contact_ledger BEGIN {_copy_ledger()} END"
+    )
+    op.execute(
+        "CREATE TRIGGER plan_new_attempt AFTER INSERT ON attempts "
+        f"WHEN NEW.{_OPEN} BEGIN "
+        f"UPDATE attempts SET ({columns}) = (SELECT {values} FROM contact_ledger "
+        "WHERE account_id = NEW.account_id), "
+        f"recheck = (recheck OR {_blocked_at_insert('NEW')}) WHERE id = NEW.id; END"
+    )
+
+
+def _drop_plan_triggers() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    names = [f"plan_recheck_{t}_{i}" for i, (t, _e, _r) in enumerate(_RECHECK_SOURCES)]
+    tables = [t for t, _e, _r in _RECHECK_SOURCES]
+    if postgres:
+        for name, table in zip(names, tables, strict=True):
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+        op.execute("DROP TRIGGER IF EXISTS plan_copy_ledger ON contact_ledger")
+        op.execute("DROP FUNCTION IF EXISTS plan_copy_ledger()")
+        op.execute("DROP TRIGGER IF EXISTS plan_new_attempt ON attempts")
+        op.execute("DROP FUNCTION IF EXISTS plan_new_attempt()")
+        return
+    for name, (_t, events, _r) in zip(names, _RECHECK_SOURCES, strict=True):
+        for event in events.split(" OR "):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_{event.lower()}")
+
+
 def upgrade() -> None:
     op.create_table(
         "campaigns",
@@ -182,6 +294,11 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recheck", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("ledger_day", sa.Date(), nullable=True),
+        sa.Column("ledger_week", sa.Date(), nullable=True),
+        sa.Column("ledger_month", sa.Date(), nullable=True),
+        *[sa.Column(f"ledger_{name}", sa.Integer(), nullable=True) for name in _LEDGER_COPY[3:]],
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_attempts_account_id_accounts")
         ),
@@ -204,6 +321,14 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index("ix_attempts_status_due_at", "attempts", ["status", "due_at"], unique=False)
+    op.create_index(
+        "ix_attempts_plan",
+        "attempts",
+        ["campaign_id", "status", "recheck", *[f"ledger_{n}" for n in _LEDGER_COPY],
+         "time_zone", "due_at"],
+        unique=False,
+    )  # fmt: skip
+    _create_plan_triggers()
     op.create_index(
         "uq_attempts_open_account",
         "attempts",
@@ -349,6 +474,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _drop_plan_triggers()
     op.drop_table("turns")
     op.drop_table("promises")
     op.drop_table("escalation_cases")

@@ -93,3 +93,77 @@ def test_plan_at_night_leaves_everyone_out_for_hours(
     assert plan.claims == ()
     # Kaliningrad is at 22:30: closed too.
     assert plan.left_out == {"hours": 4}
+
+
+def _exact_counts(session: Session, campaign: Campaign, now: dt.datetime) -> dict[str, int]:
+    """Every open attempt classified row by row from the live tables (the slow, exact way)."""
+    counts: dict[str, int] = {}
+    for row in left_out_rows(session, campaign, now, CALENDAR):
+        counts[row.reason] = counts.get(row.reason, 0) + 1
+    return counts
+
+
+def test_grouped_plan_equals_the_exact_classification_as_writers_change_things(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    zones = ("Europe/Kaliningrad", "Europe/Moscow", "Asia/Vladivostok")
+    book = build_book(session_factory, unique_name, 12, zones=zones)
+    campaign_id = started_campaign(session_factory, book, EVENING, max_concurrent_calls=3)
+    a = book.account_ids
+    with session_factory.begin() as session:
+        # Writers other than the queue: a stop flag, payments (full and partial), a phone
+        # marked wrong, ledgers poked directly (one capped today, one counted last week).
+        session.add(StopFlagRecord(account_id=a[0], flag="deceased", source="test"))
+        session.add_all(
+            Payment(organisation_id=book.organisation_id, account_id=account, paid_on=EVENING.date(),
+                    amount=amount)
+            for account, amount in ((a[1], Decimal("12480.50")), (a[2], Decimal("100")))
+        )  # fmt: skip
+        session.execute(
+            sa.update(Phone).where(Phone.account_id == a[3]).values(status=PhoneStatus.WRONG)
+        )
+        for account, day in ((a[4], dt.date(2026, 11, 23)), (a[5], dt.date(2026, 11, 16))):
+            ledger = session.get_one(ContactLedger, account)
+            ledger.day, ledger.week, ledger.month = day, day, day.replace(day=1)
+            ledger.day_conversations = ledger.week_conversations = 1
+            ledger.month_conversations = 1
+        session.get_one(ContactLedger, a[6]).active_attempt_id = 10**9  # a stale call elsewhere
+    with session_factory() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        flagged = set(
+            session.scalars(
+                sa.select(Attempt.account_id).where(
+                    Attempt.campaign_id == campaign_id, Attempt.recheck.is_(True)
+                )
+            )
+        )
+        copied = session.get_one(
+            Attempt,
+            session.scalar(sa.select(Attempt.id).where(Attempt.account_id == a[4])),
+        )
+        plan = plan_campaign(session, campaign, EVENING, CALENDAR)
+        exact = _exact_counts(session, campaign, EVENING)
+    # The triggers marked exactly the accounts whose stop flag, payment, phone or ledger use
+    # changed, and copied the ledger onto the open attempt.
+    assert flagged == {a[0], a[1], a[2], a[3], a[6]}
+    assert (copied.ledger_day, copied.ledger_day_conversations) == (dt.date(2026, 11, 23), 1)
+    counted = dict(plan.left_out)
+    counted["pacing"] = counted.get("pacing", 0)
+    exact["pacing"] = exact.get("pacing", 0)
+    assert counted == exact
+    reasons = ("stop_flag", "paid", "no_phone", "already_active", "cap")
+    assert {r: plan.left_out.get(r) for r in reasons} == dict.fromkeys(reasons, 1)
+    with session_factory.begin() as session:
+        claimed = claim_attempts(
+            session, worker_id="w", now=EVENING, want=10, lease=dt.timedelta(minutes=2),
+            calendar=CALENDAR, campaign_ids=[campaign_id],
+        )  # fmt: skip
+    assert sorted(c.attempt_id for c in claimed) == sorted(c.attempt_id for c in plan.claims)
+    # After the claim (ledgers now name the claimed attempts), plan and exact still agree.
+    later = EVENING + dt.timedelta(minutes=1)
+    with session_factory() as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        plan = plan_campaign(session, campaign, later, CALENDAR)
+        exact = _exact_counts(session, campaign, later)
+    exact.pop("pacing", None)
+    assert {k: v for k, v in plan.left_out.items() if k != "pacing"} == exact
