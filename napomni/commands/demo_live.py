@@ -60,7 +60,8 @@ class LiveBoard:
             return
         match notice.kind:
             case "robot":
-                row.state, row.robot = "говорит робот", notice.text
+                row.robot = notice.text
+                row.state = "прощается" if row.outcome else "говорит робот"
             case "debtor":
                 tags = f" [{', '.join(notice.tags)}]" if notice.tags else ""
                 row.state, row.debtor = "слушает", notice.text + tags
@@ -71,6 +72,12 @@ class LiveBoard:
                     row.state, row.outcome = "завершён", notice.text.removeprefix("итог:").strip()
                 else:
                     row.state = notice.text
+
+    def finish(self) -> None:
+        """The campaign round is over: every call that has an outcome is finished."""
+        for row in self.rows.values():
+            if row.outcome:
+                row.state = "завершён"
 
     def mark(self, account: int, state: str, outcome: str = "") -> None:
         """A state the session does not report (busy, not answered)."""
@@ -331,6 +338,7 @@ async def _run(
                         await asyncio.sleep(0.5)
                     stop.set()
                     await work
+                    board.finish()
                     live.update(board.render())  # type: ignore[arg-type]
         finally:
             await asyncio.to_thread(pool.stop)
