@@ -19,12 +19,23 @@ import click
 from napomni.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from dialer.runner import SessionCallRunner
     from dialer.session import CallReport, Notice, SessionParts
     from dialer.session.ports import CallLog
+    from dialer.telephony.baresip import BaresipCall
     from dialer.telephony.config import SipConfig
     from speech.recognition import RecognitionEngine
 
-__all__ = ["ConsoleObserver", "build_session_parts", "call", "load_recognizer", "sip_config"]
+__all__ = [
+    "ConsoleObserver",
+    "build_call_runner",
+    "build_session_parts",
+    "call",
+    "load_recognizer",
+    "sip_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +100,38 @@ def sip_config(settings: Settings, **overrides: object) -> SipConfig:
         max_concurrent_calls=sip.max_concurrent_calls,
     )
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+
+
+class _StartedOnFirstDial:
+    """The configured SIP telephone, registered on the first dial (inside the event loop)."""
+
+    def __init__(self, config: SipConfig) -> None:
+        from dialer.telephony.baresip import BaresipTelephone
+
+        self._telephone = BaresipTelephone(config)
+        self._lock = asyncio.Lock()
+        self._started = False
+
+    async def dial(self, number: str, ring_timeout_s: float) -> BaresipCall:
+        async with self._lock:
+            if not self._started:
+                await self._telephone.start()
+                self._started = True
+        return await self._telephone.dial(number, ring_timeout_s)
+
+
+def build_call_runner(settings: Settings, factory: sessionmaker[Session]) -> SessionCallRunner:
+    """The worker's :class:`~dialer.worker.CallRunner`: the configured trunk, the live parts.
+
+    Loads the models (seconds); the telephone registers on the first call.
+    """
+    from dialer.runner import SessionCallRunner
+    from dialer.session import CallSession, SessionConfig
+    from dialer.session.store import SqlCallLog
+
+    parts = build_session_parts(settings, SqlCallLog(factory, store_promises=False))
+    session = CallSession(parts, SessionConfig(record_dir=settings.data_dir / "recordings"))
+    return SessionCallRunner(_StartedOnFirstDial(sip_config(settings)), session, factory)
 
 
 @dataclass
