@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
-from typing import cast
 
 from storage.importing.columns import DEBT_FIELDS, HeaderLayout
 from storage.importing.records import Requirement, Row, RowReader
@@ -130,7 +129,7 @@ _HOLDER_KEYS = (
     "full_name", "role", "share", "birth_date", "passport", "snils", "inn",
     "phone", "address", "building", "flat", "area", "time_zone",
 )  # fmt: skip
-_HOLDER_CACHE_SIZE = 4096
+_HOLDER_CACHE_SIZE = 32768  # accounts; both passes of a 1M-line file hit it
 # (problems, warnings) of a holder, as (field key, message) pairs
 _Notes = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
 
@@ -171,7 +170,7 @@ class DebtRowParser:
     def _fast_path(self, row: Row, reader: RowReader, at: tuple[int, ...]) -> DebtRecord | None:
         """The common case (every cell a clean string) without the careful checks;
         None sends the row to the careful path, which names every problem."""
-        raw = cast(list[str], row.raw)  # a cell that is not a string raises below
+        raw: list[str] = row.raw  # type: ignore[assignment]  # a non-str cell raises below
         try:
             account = raw[at[0]].strip()
             if not account:
@@ -253,8 +252,8 @@ def _pick(indices: tuple[int, ...]) -> Callable[[Sequence[Cell]], tuple[Cell, ..
     """A fast getter of the cells at ``indices`` (-1: a field given as a constant → None)."""
     if any(i < 0 for i in indices) or len(indices) < 2:
         return lambda raw: tuple(raw[i] if i >= 0 else None for i in indices)
-    getter = itemgetter(*indices)
-    return lambda raw: cast(tuple[Cell, ...], getter(raw))
+    getter: Callable[[Sequence[Cell]], tuple[Cell, ...]] = itemgetter(*indices)
+    return getter
 
 
 @lru_cache(maxsize=1024)

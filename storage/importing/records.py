@@ -153,7 +153,11 @@ def read_rows(
             layout = _find_header(rows, path.name, fields, required, mapping)
             width = max(layout.positions.values(), default=-1) + 1
             for count, (number, cells) in enumerate(rows, start=1):
-                if _is_total_or_blank(cells):
+                first = cells[0] if cells else None
+                # Most rows start with an account number: skip the total/blank check for them.
+                if not (isinstance(first, str) and first[:1].isdigit()) and _is_total_or_blank(
+                    cells
+                ):
                     continue
                 if len(cells) < width:
                     cells = cells + [None] * (width - len(cells))
@@ -162,7 +166,7 @@ def read_rows(
                     progress.advance_to(table.bytes_read)
             progress.advance_to(table.size)
         finally:
-            rows.close()  # type: ignore[attr-defined]
+            rows.close()
 
 
 def _find_header(

@@ -12,7 +12,7 @@ import codecs
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -119,13 +119,13 @@ class TableFile:
             return self.size if self.format.kind == "xlsx" else 0
         return self._binary.tell()
 
-    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
+    def rows(self) -> Generator[tuple[int, list[Cell]], None, None]:
         """``(row_number, cells)`` for every row, blank rows included."""
         if self.format.kind == "xlsx":
             return self._xlsx_rows()
         return self._csv_rows()
 
-    def _csv_rows(self) -> Iterator[tuple[int, list[Cell]]]:
+    def _csv_rows(self) -> Generator[tuple[int, list[Cell]], None, None]:
         self._binary = self.path.open("rb")
         text = self._text = io.TextIOWrapper(
             self._binary, encoding=self.format.encoding, newline=""
@@ -135,7 +135,7 @@ class TableFile:
         try:
             for fields in reader:
                 number += 1
-                yield number, list(fields)
+                yield number, fields  # type: ignore[misc]  # csv gives a fresh list of str
         except UnicodeDecodeError as err:
             raise BadSource(
                 f"{self.path.name}, строка {number + 1}: не читается в кодировке "
@@ -144,7 +144,7 @@ class TableFile:
         except csv.Error as err:
             raise BadSource(f"{self.path.name}, строка {number + 1}: испорчен CSV: {err}") from err
 
-    def _xlsx_rows(self) -> Iterator[tuple[int, list[Cell]]]:
+    def _xlsx_rows(self) -> Generator[tuple[int, list[Cell]], None, None]:
         import zipfile
 
         import openpyxl

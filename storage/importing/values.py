@@ -200,7 +200,7 @@ def parse_phones(cell: Cell) -> tuple[tuple[ParsedPhone, ...], tuple[str, ...]]:
 
 
 # 1С repeats an account's phones on every line of it; parsing is slow, so remember.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _phones_in(text: str) -> tuple[tuple[ParsedPhone, ...], tuple[str, ...]]:
     phones: list[ParsedPhone] = []
     problems: list[str] = []
