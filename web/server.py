@@ -5,12 +5,13 @@ on the caller's loop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from types import TracebackType
 
 from aiohttp import web
 
-from web.app import create_app
+from web.app import AccessLogger, create_app
 from web.config import WebConfig
 
 __all__ = ["READY_TIMEOUT_S", "ThreadedServer"]
@@ -21,8 +22,9 @@ READY_TIMEOUT_S = 30.0
 class ThreadedServer:
     """``with ThreadedServer(config) as server: server.url`` — 127.0.0.1, a port from the OS."""
 
-    def __init__(self, config: WebConfig) -> None:
+    def __init__(self, config: WebConfig, access_log: logging.Logger | None = None) -> None:
         self._config = config
+        self._access_log = access_log
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -41,7 +43,12 @@ class ThreadedServer:
             self._loop.close()
 
     async def _serve(self) -> None:
-        runner = web.AppRunner(create_app(self._config))
+        # Access lines go through our logger (no query strings), or nowhere.
+        runner = web.AppRunner(
+            create_app(self._config),
+            access_log=self._access_log,
+            access_log_class=AccessLogger,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -14,10 +14,10 @@ from schemathesis.checks import not_a_server_error
 
 from storage.models.users import UserRole
 from tests.web.conftest import PASSWORD, WebWorld, web_config
-from web.server import ThreadedServer as LiveServer
 from web.app import create_app
 from web.keys import ROUTES
 from web.openapi import build_openapi
+from web.server import ThreadedServer
 
 
 def _document() -> dict[str, object]:
@@ -44,7 +44,7 @@ def test_every_api_route_is_documented() -> None:
 @pytest.fixture
 def signed_in_api(database_url: str, web_world: WebWorld) -> Iterator[tuple[str, requests.Session]]:
     """A live server and a ``requests`` session of an admin, with the CSRF header set."""
-    with LiveServer(web_config(database_url)) as server, requests.Session() as http:
+    with ThreadedServer(web_config(database_url)) as server, requests.Session() as http:
         page = http.get(f"{server.url}/login", timeout=10).text
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match is not None

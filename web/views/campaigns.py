@@ -22,6 +22,7 @@ from dialer.campaigns.service import (
     stop_campaign,
 )
 from storage.models import Building, Organisation, utc_now
+from storage.models.campaigns import Attempt, AttemptStatus
 from web.access import CAMPAIGN_ROLES, REPORT_ROLES, Principal, roles
 from web.campaigns import (
     campaign_attempts,
@@ -143,14 +144,27 @@ def _create(session: Session, principal: Principal, form: CampaignForm) -> int:
     return campaign.id
 
 
+def _start_counts(session: Session, campaign_id: int) -> tuple[int, int]:
+    row = session.execute(
+        sa.select(
+            sa.func.sum(sa.case((Attempt.status == AttemptStatus.PENDING, 1), else_=0)),
+            sa.func.sum(sa.case((Attempt.reason == "already_active", 1), else_=0)),
+        ).where(Attempt.campaign_id == campaign_id)
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 def _act(session: Session, principal: Principal, campaign_id: int, action: str) -> str:
     campaign = visible_campaign(session, principal, campaign_id)
     now = utc_now()
     try:
         match action:
             case "start":
-                report = start_campaign(session, campaign, now)
-                return f"Запущено: в очереди {report.queued}, заняты другой кампанией {report.already_active}"
+                start_campaign(session, campaign, now)
+                # Counted here rather than taken from StartReport: its INSERT … SELECT
+                # rowcounts come back as -1 from psycopg on PostgreSQL.
+                queued, held = _start_counts(session, campaign_id)
+                return f"Запущено: в очереди {queued}, заняты другой кампанией {held}"
             case "pause":
                 pause_campaign(session, campaign, now)
                 return "Кампания приостановлена"

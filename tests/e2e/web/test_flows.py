@@ -17,13 +17,13 @@ from storage.models import utc_now
 from storage.models.users import UserRole
 from tests.e2e.web.conftest import screenshot
 from tests.web.conftest import PASSWORD, WebWorld, web_config
-from web.server import ThreadedServer as LiveServer
+from web.server import ThreadedServer
 
 
 @pytest.fixture
 def server_url(database_url: str) -> Iterator[str]:
     """The live service for the browser."""
-    with LiveServer(web_config(database_url)) as server:
+    with ThreadedServer(web_config(database_url)) as server:
         yield server.url
 
 
