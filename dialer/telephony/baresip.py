@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import OrderedDict
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 _FRAME_S: Final = FRAME_MS / 1000
 _REGISTER_TIMEOUT_S: Final = 10.0
 _READ_BYTES: Final = FRAME_BYTES * 10
+_EARLY_CLOSES_KEPT: Final = 256
 
 
 def _import_baresip() -> object:
@@ -68,6 +70,11 @@ class BaresipCall(MediaCall):
             reason = event.text or ""
             by: HangupBy = "network" if "rtp" in reason.lower() else "remote"
             self.finish_answered(by, reason)
+
+    @property
+    def handle(self) -> int:
+        """The native call handle."""
+        return int(self._native.handle)
 
     def start_media(self) -> None:
         """Begin reading received audio (after the answer)."""
@@ -133,6 +140,10 @@ class BaresipTelephone:
         self._runtime: bs.Runtime | None = None
         self._agent: bs.UserAgent | None = None
         self._calls: set[BaresipCall] = set()
+        # CALL_CLOSED events by call handle that arrived before dial() had built the Call
+        # (a 404 straight from the proxy beats it): baresip-python drops those, and the
+        # call would wait for its ring timeout instead of failing at once.
+        self._early_closes: OrderedDict[int, str] = OrderedDict()
 
     async def __aenter__(self) -> BaresipTelephone:
         await self.start()
@@ -172,6 +183,7 @@ class BaresipTelephone:
         except baresip.BaresipError as err:
             raise AdapterUnavailable(f"baresip не запустился: {err}") from err
         self._runtime = runtime
+        runtime.subscribe(self._remember_close)
         try:
             self._agent = await baresip.UserAgent.create(
                 runtime,
@@ -212,6 +224,17 @@ class BaresipTelephone:
         if runtime is not None:
             await runtime.close()
 
+    def _remember_close(self, event: bs.StackEvent) -> None:
+        import baresip
+
+        if event.event is not baresip.Event.CALL_CLOSED or not event.call:
+            return
+        if any(call.handle == event.call for call in self._calls):
+            return  # a call we track hears its own close; only orphans are kept
+        self._early_closes[event.call] = event.text or ""
+        while len(self._early_closes) > _EARLY_CLOSES_KEPT:
+            self._early_closes.popitem(last=False)
+
     @property
     def active_calls(self) -> int:
         """Calls dialled and not ended yet."""
@@ -237,6 +260,11 @@ class BaresipTelephone:
         except baresip.BaresipError as err:
             raise TelephonyError(f"набор номера не удался: {err}") from err
         call = BaresipCall(native, native.call_id or f"baresip-{native.handle:x}")
+        early = self._early_closes.pop(native.handle, None)
+        if early is not None:
+            failure = baresip.CallFailed.from_close_reason(early)
+            call.finish_failed(failure.status, failure.reason or early)
+            return call
         self._calls.add(call)
         try:
             await native.wait_established(ring_timeout_s)

@@ -10,7 +10,7 @@ import pytest
 
 from dialer.telephony.port import FRAME_BYTES, Call, Outcome
 from tests.dialer.telephony.conftest import Line
-from tests.e2e.sip_bench import Voices, active_seconds, best_correlation
+from tests.e2e.sip_bench import SAME_SPEECH, Voices, active_seconds, best_correlation
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -44,9 +44,9 @@ async def test_answered_call_carries_audio_both_ways(line: Line, voices: Voices)
     await asyncio.wait_for(reader, 5)
 
     assert all(len(frame) == FRAME_BYTES for frame in heard)
-    assert best_correlation(greeting, b"".join(heard)) > 0.9
+    assert best_correlation(greeting, b"".join(heard)) > SAME_SPEECH
     far_heard = await line.heard_by("talker", mark)
-    assert best_correlation(voices.pcm("prompt"), far_heard) > 0.9
+    assert best_correlation(voices.pcm("prompt"), far_heard) > SAME_SPEECH
     assert result.outcome is Outcome.ANSWERED
     assert result.ended
     assert result.hangup_by == "robot"

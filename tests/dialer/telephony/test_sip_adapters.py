@@ -17,7 +17,7 @@ from dialer.telephony.config import SipConfig
 from dialer.telephony.errors import RegistrationFailed, UnsupportedByAdapter
 from dialer.telephony.port import Outcome
 from tests.dialer.telephony.conftest import robot_config
-from tests.e2e.sip_bench import SipBench, Voices, best_correlation
+from tests.e2e.sip_bench import SAME_SPEECH, SipBench, Voices, best_correlation
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -69,7 +69,7 @@ async def _talk_and_hang_up(telephone: object, bench: SipBench, voices: Voices) 
     await asyncio.sleep(len(voices.pcm("greeting")) / 16000 + 0.5)
     await call.hangup()
     await asyncio.wait_for(reader, 5)
-    assert best_correlation(voices.pcm("greeting"), b"".join(heard)) > 0.9
+    assert best_correlation(voices.pcm("greeting"), b"".join(heard)) > SAME_SPEECH
     # The debtor saw the call close long before pyVoIP's old 32 s ACK timeout: our ACK
     # and BYE reached it through the proxy.
     await bench.heard_by("talker", mark, timeout_s=10)
