@@ -85,6 +85,19 @@ async def test_busy_is_reported_with_its_sip_cause(line: Line) -> None:
     assert call.result.ended
 
 
+async def test_busy_is_acknowledged(line: Line) -> None:
+    sipp = line.sipp("uas_busy")
+    if sipp is None:
+        pytest.skip("the loopback pair has no transactions to acknowledge")
+    try:
+        call = await line.telephone.dial("sipp-busy", RING_S)
+        assert call.result.outcome is Outcome.BUSY
+        # sipp exits 0 only when the 486 was ACKed (pyVoIP 1.6.8 never did).
+        assert await asyncio.to_thread(sipp.wait, 30) == 0, sipp.errors()
+    finally:
+        sipp.stop()
+
+
 async def test_unknown_number_is_unreachable(line: Line) -> None:
     call = await line.telephone.dial("nobody", RING_S)
     assert call.result.outcome is Outcome.UNREACHABLE
