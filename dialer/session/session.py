@@ -340,6 +340,9 @@ class _CallRun:
             logger.warning("call %s failed: %s", self.ref, type(err).__name__, exc_info=True)
             self._notice("event", "ошибка: звонок завершён вежливо")
             await self._apologise()
+        except BaseException:  # cancelled (the worker stops): hang up below, store nothing more
+            writer.cancel()
+            raise
         finally:
             result = await self._hang_up()
             for task in tasks[:-1]:

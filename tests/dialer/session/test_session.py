@@ -7,6 +7,7 @@ import datetime as dt
 import wave
 from collections.abc import AsyncIterator
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -276,3 +277,34 @@ class DeafCall:
 
     async def wait_ended(self) -> CallResult:
         return await self._call.wait_ended()
+
+
+async def test_cancelling_a_call_hangs_up_at_once(line: Line) -> None:
+    """The worker stopping cancels the call task: the line must be released, not left open."""
+    from dialer.session import CallContext, CallOpening, CallSession, SessionParts
+    from dialer.session.phrasing import RussianPhrasing
+    from dialer.telephony.loopback import LoopbackExchange
+    from scripts.engine import Conversation
+    from scripts.loader import library_script, load_script
+    from tests.dialer.session.conftest import DEBT, TODAY, variables
+    from tests.dialer.session.standins import ScriptedEngine
+
+    exchange = LoopbackExchange()
+    subscriber = exchange.subscriber("+79160000002")
+    parts = SessionParts(ScriptedEngine([]), line.classifier, ToneVoice(), RussianPhrasing())
+    script = load_script(library_script("soft_reminder"))
+    context = CallContext(
+        CallOpening(line.account_id, script.name, dt.datetime.now(dt.UTC)), TODAY, DEBT
+    )
+    call = await exchange.telephone().dial("+79160000002", ring_timeout_s=1)
+    task = asyncio.create_task(
+        CallSession(parts).run(call, Conversation(script, variables()), context)
+    )
+    far = FarEnd(await subscriber.next_call())
+    await far.robot_speaking()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert call.result.ended
+    assert call.result.hangup_by == "robot"
+    await far.finished()
