@@ -98,6 +98,8 @@ def sip_config(settings: Settings, **overrides: object) -> SipConfig:
         rtp_port_min=sip.rtp_port_min,
         rtp_port_max=sip.rtp_port_max,
         max_concurrent_calls=sip.max_concurrent_calls,
+        # A registrar on this machine is reached over loopback: bind and advertise it.
+        local_address="127.0.0.1" if sip.registrar.startswith(("127.", "localhost")) else None,
     )
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 
