@@ -10,6 +10,7 @@ reports exactly what would change.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ __all__ = [
     "import_debts",
     "import_payments",
 ]
+
+log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
 MAX_REPORTED_PROBLEMS = 100_000
@@ -183,6 +186,8 @@ def _report_duplicates(
 
 def _reject_if_bad(state: _Validation[R]) -> None:
     if state.problems_total:
+        # File names and cells may hold personal data: the log gets counts only.
+        log.info("import rejected: rows=%d problems=%d", state.rows, state.problems_total)
         problems = tuple(sorted(state.problems, key=lambda p: p.row))
         raise RowsRejected(problems, state.problems_total)
 
@@ -252,6 +257,10 @@ def import_debts(
         _write_chunks(path, kind, mapping, progress, writer.write)
         writer.finish()
         _finish(session, dry_run)
+        log.info(
+            "debt import: organisation=%d rows=%d lines_new=%d lines_changed=%d dry_run=%s",
+            found.id, state.rows, writer.changes.lines_new, writer.changes.lines_changed, dry_run,
+        )  # fmt: skip
     return DebtImportSummary(
         file=path.name,
         organisation=name,
@@ -312,6 +321,10 @@ def import_payments(
         writer = PaymentWriter(session, organisation_id, account_ids)
         _write_chunks(path, kind, mapping, progress, writer.write)
         _finish(session, dry_run)
+        log.info(
+            "payment import: organisation=%d rows=%d payments_new=%d dry_run=%s",
+            organisation_id, state.rows, writer.changes.payments_new, dry_run,
+        )  # fmt: skip
     return PaymentImportSummary(
         file=path.name,
         organisation=name,
