@@ -89,6 +89,7 @@ __all__ = ["CallContext", "CallSession", "SessionConfig", "SessionParts"]
 logger = logging.getLogger(__name__)
 
 _TICK_S: Final = 0.05
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?…])\s+")
 _DO_NOT_CALL: Final = re.compile(r"не\W+(?:звоните|звонить|надо\W+звонить|беспокойте)")
 
 
@@ -172,7 +173,8 @@ class _PendingTurn:
 @dataclass(slots=True)
 class _Line:
     say: Say
-    audio: asyncio.Task[tuple[str, bytes]]
+    text: str
+    pieces: list[asyncio.Task[bytes]]  # the line's sentences, synthesised in parallel
 
 
 @dataclass(slots=True)
@@ -311,7 +313,6 @@ class _CallRun:
         self.lines: deque[_Line] = deque()
         self.lines_ready = asyncio.Event()
         self.playing: _Line | None = None
-        self.cuts = 0
         self.stream_s = 0.0  # seconds of the debtor's audio the recogniser has taken
         self.rx_s = 0.0  # seconds of the debtor's audio received
         self.player_idle = asyncio.Event()
@@ -498,10 +499,16 @@ class _CallRun:
             match action:
                 case Say():
                     self.state.listening = None
-                    # Synthesis starts now, so the next line is ready when this one ends.
-                    audio = asyncio.create_task(self._prepare(action))
-                    audio.add_done_callback(_consume)
-                    self.lines.append(_Line(action, audio))
+                    # Synthesis starts now, sentence by sentence: the first sentence plays
+                    # while the rest is still being made, the next line is ready in time.
+                    text = self.s.parts.phrasing.render(action.parts)
+                    pieces = [
+                        asyncio.create_task(asyncio.to_thread(self.s.parts.voice.synthesize, part))
+                        for part in _sentences(text)
+                    ]
+                    for piece in pieces:
+                        piece.add_done_callback(_consume)
+                    self.lines.append(_Line(action, text, pieces))
                     self.lines_ready.set()
                 case Listen():
                     self.state.listening = action
@@ -521,19 +528,15 @@ class _CallRun:
         kept = [line for line in self.lines if only_interruptible and not line.say.interruptible]
         for dropped in self.lines:
             if dropped not in kept:
-                dropped.audio.cancel()
+                for piece in dropped.pieces:
+                    piece.cancel()
         self.lines.clear()
         self.lines.extend(kept)
         playing = self.playing
         if playing is not None and (playing.say.interruptible or not only_interruptible):
-            self.cuts += 1  # a line still being synthesized must not start afterwards
             self.call.stop_playback()
 
     # --- the player -----------------------------------------------------------------
-
-    async def _prepare(self, say: Say) -> tuple[str, bytes]:
-        text = self.s.parts.phrasing.render(say.parts)
-        return text, await asyncio.to_thread(self.s.parts.voice.synthesize, text)
 
     async def _player(self) -> None:
         while True:
@@ -542,14 +545,10 @@ class _CallRun:
                 await self.lines_ready.wait()
             line = self.lines.popleft()
             self.playing = line
-            cuts = self.cuts
             try:
-                text, audio = await line.audio
-                if cuts != self.cuts:
-                    continue
-                self.state.robot_lines.append(text)
-                self._notice("robot", text)
-                await self.call.play(self._tap(audio))
+                self.state.robot_lines.append(line.text)
+                self._notice("robot", line.text)
+                await self.call.play(self._tap(line.pieces))
             except Exception as err:  # a line that cannot be said ends the call, politely
                 self.inbox.put_nowait(_PlayerFailed(f"{type(err).__name__}: {err}"))
                 self.playing = None
@@ -559,15 +558,17 @@ class _CallRun:
                     self.playing = None
                     self.state.idle_since = self.rx_s
 
-    async def _tap(self, audio: bytes) -> AsyncIterator[bytes]:
+    async def _tap(self, pieces: list[asyncio.Task[bytes]]) -> AsyncIterator[bytes]:
         """Frames for ``play()``, recorded and timed as they go to the wire."""
         first = True
-        async for frame in iter_frames(audio):
-            if first:
-                first = False
-                self._reply_started()
-            self.robot_audio += frame
-            yield frame
+        for piece in pieces:
+            audio = await piece
+            async for frame in iter_frames(audio):
+                if first:
+                    first = False
+                    self._reply_started()
+                self.robot_audio += frame
+                yield frame
 
     def _reply_started(self) -> None:
         pending = self.state.pending
@@ -755,7 +756,12 @@ class _LineDead(Exception):
     """The line is gone without a hang-up (no audio, too long): end the call."""
 
 
-def _consume(task: asyncio.Task[tuple[str, bytes]]) -> None:
+def _sentences(text: str) -> list[str]:
+    """A line cut into sentences (each is synthesised and cached on its own)."""
+    return [part for part in _SENTENCE_END.split(text.strip()) if part] or [text]
+
+
+def _consume(task: asyncio.Task[bytes]) -> None:
     """Retrieve the outcome of a line's synthesis nobody will play (cut by barge-in)."""
     if not task.cancelled():
         task.exception()
