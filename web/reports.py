@@ -16,7 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from storage.models import Account, Building, DebtLine, Payment
-from storage.models.campaigns import Call, EscalationCase, Promise, Turn
+from storage.models.campaigns import Call, EscalationCase
+from storage.models.reports import (
+    REPORT_REASON_TAGS,
+    ReportCallDay,
+    ReportPromiseDay,
+    reason_column,
+)
 from web.access import Principal
 from web.exports import ExportColumn, ExportTable
 
@@ -35,10 +41,7 @@ __all__ = [
 ]
 
 # The tags of the classifier's contract that are reasons for non-payment.
-REASON_TAGS = (
-    "financial_hardship", "dispute_amount", "service_complaint", "wrong_person",
-    "unaware", "away", "refusal", "already_paid",
-)  # fmt: skip
+REASON_TAGS = REPORT_REASON_TAGS
 REASON_TITLES = {
     "financial_hardship": "нет денег",
     "dispute_amount": "не согласен с суммой",
@@ -77,22 +80,27 @@ class ReportPeriod:
         return dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
-def _month(
-    session: Session, column: sa.ColumnElement[dt.datetime] | InstrumentedAttribute[dt.datetime]
-) -> sa.ColumnElement[str]:
+def _month(session: Session, day: InstrumentedAttribute[dt.date]) -> sa.ColumnElement[str]:
     if session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(column, "YYYY-MM")
-    return sa.func.strftime("%Y-%m", column)
+        return sa.func.to_char(day, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", day)
 
 
-def _calls_in(principal: Principal, period: ReportPeriod) -> list[sa.ColumnElement[bool]]:
-    where: list[sa.ColumnElement[bool]] = [
-        Call.started_at >= period.start,
-        Call.started_at < period.end,
-    ]
+def _days_in(
+    principal: Principal,
+    period: ReportPeriod,
+    day: InstrumentedAttribute[dt.date],
+    organisation: InstrumentedAttribute[int],
+) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [day >= period.first, day <= period.last]
     if principal.organisation_ids is not None:
-        where.append(Account.organisation_id.in_(sorted(principal.organisation_ids)))
+        where.append(organisation.in_(sorted(principal.organisation_ids)))
     return where
+
+
+def _rub(kopecks: object) -> Decimal:
+    """Kopecks summed by the database (an int, or a NUMERIC on PostgreSQL) as roubles."""
+    return (Decimal(str(kopecks or 0)) / 100).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,35 +115,32 @@ class ReasonRow:
 def reasons(
     session: Session, principal: Principal, period: ReportPeriod, by: str = "building"
 ) -> list[ReasonRow]:
-    """Reasons for non-payment heard in calls, grouped ``by`` building or month.
+    """Reasons for non-payment heard in answered calls, grouped ``by`` building or month.
 
-    A call counts once per reason however many turns carried it. Tags are matched in the
-    stored JSON text, which works the same on SQLite and PostgreSQL.
+    A call counts once per reason however many turns carried it. Read from the summary
+    :class:`~storage.models.reports.ReportCallDay` (kept exact by triggers), so the cost
+    is days × buildings, not calls.
     """
-    tags_text = sa.cast(Turn.tags, sa.String)
+    day = ReportCallDay
     if by == "month":
-        key: sa.ColumnElement[str] = _month(session, Call.started_at)
+        key: sa.ColumnElement[str] = _month(session, day.day)
     else:
         key = sa.func.coalesce(Building.address, "без дома")
-    columns = [
-        sa.func.count(sa.distinct(sa.case((tags_text.like(f'%"{tag}"%'), Turn.call_id))))
-        for tag in REASON_TAGS
-    ]
+    columns = [sa.func.sum(getattr(day, reason_column(tag))) for tag in REASON_TAGS]
+    query = sa.select(key, sa.func.sum(day.answered), *columns).select_from(day)
+    if by != "month":
+        query = query.outerjoin(Building, Building.id == day.building_key)
     rows = session.execute(
-        sa.select(key, sa.func.count(sa.distinct(Call.id)), *columns)
-        .select_from(Call)
-        .join(Account, Account.id == Call.account_id)
-        .outerjoin(Building, Building.id == Account.building_id)
-        .outerjoin(Turn, Turn.call_id == Call.id)
-        .where(*_calls_in(principal, period), Call.answered_at.is_not(None))
+        query.where(*_days_in(principal, period, day.day, day.organisation_id))
         .group_by(key)
+        .having(sa.func.sum(day.answered) > 0)
         .order_by(key)
     ).all()
     return [
         ReasonRow(
             key=str(row[0]),
             calls=int(row[1]),
-            counts={tag: int(row[2 + i]) for i, tag in enumerate(REASON_TAGS)},
+            counts={tag: int(row[2 + i] or 0) for i, tag in enumerate(REASON_TAGS)},
         )
         for row in rows
     ]
@@ -155,47 +160,35 @@ class FunnelRow:
 
 
 def funnel(session: Session, principal: Principal, period: ReportPeriod) -> list[FunnelRow]:
-    """Dialled → answered → conversation → promise, by month."""
-    month = _month(session, Call.started_at)
-    calls = session.execute(
+    """Dialled → answered → conversation → promise (made in those calls), by month."""
+    day = ReportCallDay
+    month = _month(session, day.day)
+    rows = session.execute(
         sa.select(
             month,
-            sa.func.count(Call.id),
-            sa.func.count(Call.answered_at),
-            sa.func.sum(sa.case((Call.counted_as == "conversation", 1), else_=0)),
-            sa.func.sum(sa.case((Call.counted_as == "message", 1), else_=0)),
+            sa.func.sum(day.dialled),
+            sa.func.sum(day.answered),
+            sa.func.sum(day.conversations),
+            sa.func.sum(day.messages),
+            sa.func.sum(day.promises),
+            sa.func.sum(day.promised_kopecks),
         )
-        .join(Account, Account.id == Call.account_id)
-        .where(*_calls_in(principal, period))
+        .where(*_days_in(principal, period, day.day, day.organisation_id))
         .group_by(month)
+        .having(sa.func.sum(day.dialled) > 0)
         .order_by(month)
     ).all()
-    promises = {
-        str(row[0]): (int(row[1]), _money(row[2]))
-        for row in session.execute(
-            sa.select(
-                month,
-                sa.func.count(Promise.id),
-                sa.func.sum(sa.func.coalesce(Promise.amount, Promise.debt_at_promise)),
-            )
-            .select_from(Promise)
-            .join(Call, Call.id == Promise.call_id)
-            .join(Account, Account.id == Call.account_id)
-            .where(*_calls_in(principal, period))
-            .group_by(month)
-        )
-    }
     return [
         FunnelRow(
             month=str(row[0]),
             dialled=int(row[1]),
-            answered=int(row[2]),
+            answered=int(row[2] or 0),
             conversations=int(row[3] or 0),
             messages=int(row[4] or 0),
-            promises=promises.get(str(row[0]), (0, ZERO))[0],
-            promised_sum=promises.get(str(row[0]), (0, ZERO))[1],
+            promises=int(row[5] or 0),
+            promised_sum=_rub(row[6]),
         )
-        for row in calls
+        for row in rows
     ]
 
 
@@ -217,44 +210,38 @@ def promises_by_month(
     session: Session, principal: Principal, period: ReportPeriod
 ) -> list[PromiseRow]:
     """Promises made, kept and broken (and their sums), by month made."""
-    month = _month(session, Promise.made_at)
-    amount = sa.func.coalesce(Promise.amount, Promise.debt_at_promise)
-    where: list[sa.ColumnElement[bool]] = [
-        Promise.made_at >= period.start,
-        Promise.made_at < period.end,
-    ]
-    if principal.organisation_ids is not None:
-        where.append(Account.organisation_id.in_(sorted(principal.organisation_ids)))
-
-    def by_status(status: str) -> tuple[sa.ColumnElement[int], sa.ColumnElement[Decimal]]:
-        return (
-            sa.func.sum(sa.case((Promise.status == status, 1), else_=0)),
-            sa.func.sum(sa.case((Promise.status == status, amount), else_=None)),
-        )
-
+    day = ReportPromiseDay
+    month = _month(session, day.day)
     rows = session.execute(
         sa.select(
             month,
-            sa.func.count(Promise.id),
-            sa.func.sum(amount),
-            *by_status("kept"),
-            *by_status("broken"),
-            sa.func.sum(sa.case((Promise.status == "made", 1), else_=0)),
-        )
-        .join(Account, Account.id == Promise.account_id)
-        .where(*where)
+            *(
+                sa.func.sum(column)
+                for column in (
+                    day.made,
+                    day.made_kopecks,
+                    day.kept,
+                    day.kept_kopecks,
+                    day.broken,
+                    day.broken_kopecks,
+                    day.waiting,
+                )
+            ),
+        )  # fmt: skip
+        .where(*_days_in(principal, period, day.day, day.organisation_id))
         .group_by(month)
+        .having(sa.func.sum(day.made) > 0)
         .order_by(month)
     ).all()
     return [
         PromiseRow(
             month=str(r[0]),
             made=int(r[1]),
-            made_sum=_money(r[2]),
+            made_sum=_rub(r[2]),
             kept=int(r[3] or 0),
-            kept_sum=_money(r[4]),
+            kept_sum=_rub(r[4]),
             broken=int(r[5] or 0),
-            broken_sum=_money(r[6]),
+            broken_sum=_rub(r[6]),
             waiting=int(r[7] or 0),
         )
         for r in rows
@@ -293,24 +280,85 @@ def _day(session: Session, moment: sa.ColumnElement[dt.datetime]) -> sa.ColumnEl
     return sa.func.date(moment, type_=sa.Date)
 
 
-def _paid_within(session: Session, anchors: sa.Subquery, days: int, group: str) -> PaidAfterRow:
-    """``anchors`` has ``(account_id, day)``: payments in ``(day, day + days]`` per account."""
+def _paid_within(
+    session: Session, anchors: sa.Subquery, cutoffs: dict[int, dt.date], group: str
+) -> list[PaidAfterRow]:
+    """``anchors`` has ``(account_id, day)``, each day before the largest cutoff: per window
+    N, the anchors before ``cutoffs[N]`` and their payments in ``(day, day + N]``.
+
+    One pass over the anchors for every window: an anchor that is the earliest before the
+    widest cutoff is also the earliest before a narrower one, if it is before it at all.
+    """
+    widest = max(PAID_WINDOWS_DAYS)
+    in_window = {
+        days: sa.and_(anchors.c.day < cutoffs[days],
+                      Payment.paid_on <= _plus_days(session, anchors.c.day, days))
+        for days in PAID_WINDOWS_DAYS
+    }  # fmt: skip
     paid = (
         sa.select(
             anchors.c.account_id.label("account_id"),
-            sa.func.sum(Payment.amount).label("amount"),
-        )
+            *(
+                sa.func.sum(sa.case((in_window[d], Payment.amount), else_=None)).label(f"paid_{d}")
+                for d in PAID_WINDOWS_DAYS
+            ),
+        )  # fmt: skip
         .join(Payment, Payment.account_id == anchors.c.account_id)
         .where(
             Payment.paid_on > anchors.c.day,
-            Payment.paid_on <= _plus_days(session, anchors.c.day, days),
+            Payment.paid_on <= _plus_days(session, anchors.c.day, widest),
         )
         .group_by(anchors.c.account_id)
         .subquery()
     )
-    total = session.scalar(sa.select(sa.func.count()).select_from(anchors)) or 0
-    row = session.execute(sa.select(sa.func.count(), sa.func.sum(paid.c.amount))).one()
-    return PaidAfterRow(group, days, int(total), int(row[0] or 0), _money(row[1]))
+    totals = session.execute(
+        sa.select(
+            *(
+                sa.func.sum(sa.case((anchors.c.day < cutoffs[d], 1), else_=0))
+                for d in PAID_WINDOWS_DAYS
+            )
+        )  # fmt: skip
+    ).one()
+    sums = session.execute(
+        sa.select(*(column for d in PAID_WINDOWS_DAYS
+                    for column in (sa.func.count(paid.c[f"paid_{d}"]), sa.func.sum(paid.c[f"paid_{d}"]))))
+    ).one()  # fmt: skip
+    return [
+        PaidAfterRow(group, d, int(totals[i] or 0), int(sums[2 * i] or 0), _money(sums[2 * i + 1]))
+        for i, d in enumerate(PAID_WINDOWS_DAYS)
+    ]
+
+
+def _paid_not_called(
+    session: Session, visible: list[sa.ColumnElement[bool]], today: dt.date
+) -> list[PaidAfterRow]:
+    """Accounts with debt never called, anchored at ``today - N``: payments in
+    ``(today - N, today]`` for every window N in one pass."""
+    not_called = (
+        sa.select(Account.id.label("account_id"))
+        .where(~sa.exists().where(Call.account_id == Account.id), *visible,
+               sa.exists().where(DebtLine.account_id == Account.id, DebtLine.debt > ZERO))
+        .subquery()
+    )  # fmt: skip
+    since = {days: today - dt.timedelta(days=days) for days in PAID_WINDOWS_DAYS}
+    paid = (
+        sa.select(*(sa.func.sum(sa.case((Payment.paid_on > since[d], Payment.amount), else_=None))
+                    .label(f"paid_{d}") for d in PAID_WINDOWS_DAYS))
+        .select_from(not_called)
+        .join(Payment, Payment.account_id == not_called.c.account_id)
+        .where(Payment.paid_on > min(since.values()), Payment.paid_on <= today)
+        .group_by(not_called.c.account_id)
+        .subquery()
+    )  # fmt: skip
+    total = int(session.scalar(sa.select(sa.func.count()).select_from(not_called)) or 0)
+    sums = session.execute(
+        sa.select(*(column for d in PAID_WINDOWS_DAYS
+                    for column in (sa.func.count(paid.c[f"paid_{d}"]), sa.func.sum(paid.c[f"paid_{d}"]))))
+    ).one()  # fmt: skip
+    return [
+        PaidAfterRow("ещё не звонили", d, total, int(sums[2 * i] or 0), _money(sums[2 * i + 1]))
+        for i, d in enumerate(PAID_WINDOWS_DAYS)
+    ]
 
 
 def paid_after(
@@ -326,40 +374,33 @@ def paid_after(
     visible: list[sa.ColumnElement[bool]] = []
     if principal.organisation_ids is not None:
         visible.append(Account.organisation_id.in_(sorted(principal.organisation_ids)))
-    rows: list[PaidAfterRow] = []
-    for days in PAID_WINDOWS_DAYS:
-        cutoff = min(
-            period.end,
-            dt.datetime.combine(today - dt.timedelta(days=days), dt.time(), tzinfo=dt.UTC),
-        )
-        robot = (
-            sa.select(Call.account_id.label("account_id"), _day(session, sa.func.min(Call.started_at)).label("day"))
-            .join(Account, Account.id == Call.account_id)
-            .where(Call.counted_as == "conversation", Call.started_at >= period.start,
-                   Call.started_at < cutoff, *visible)
-            .group_by(Call.account_id)
-            .subquery()
-        )  # fmt: skip
-        human = (
-            sa.select(EscalationCase.account_id.label("account_id"),
-                      _day(session, sa.func.min(sa.type_coerce(EscalationCase.closed_at, sa.DateTime(timezone=True)))).label("day"))
-            .join(Account, Account.id == EscalationCase.account_id)
-            .where(EscalationCase.closed_at.is_not(None), EscalationCase.closed_at >= period.start,
-                   EscalationCase.closed_at < cutoff, *visible)
-            .group_by(EscalationCase.account_id)
-            .subquery()
-        )  # fmt: skip
-        anchor_day = today - dt.timedelta(days=days)
-        not_called = (
-            sa.select(Account.id.label("account_id"), sa.literal(anchor_day, sa.Date).label("day"))
-            .where(~sa.exists().where(Call.account_id == Account.id), *visible,
-                   sa.exists().where(DebtLine.account_id == Account.id, DebtLine.debt > ZERO))
-            .subquery()
-        )  # fmt: skip
-        rows.append(_paid_within(session, robot, days, "после разговора с роботом"))
-        rows.append(_paid_within(session, human, days, "после работы взыскателя"))
-        rows.append(_paid_within(session, not_called, days, "ещё не звонили"))
-    return rows
+    cutoffs = {days: min(period.last + dt.timedelta(days=1), today - dt.timedelta(days=days))
+               for days in PAID_WINDOWS_DAYS}  # fmt: skip
+    widest = dt.datetime.combine(max(cutoffs.values()), dt.time(), tzinfo=dt.UTC)
+    robot = (
+        sa.select(Call.account_id.label("account_id"), _day(session, sa.func.min(Call.started_at)).label("day"))
+        .join(Account, Account.id == Call.account_id)
+        .where(Call.counted_as == "conversation", Call.started_at >= period.start,
+               Call.started_at < widest, *visible)
+        .group_by(Call.account_id)
+        .subquery()
+    )  # fmt: skip
+    human = (
+        sa.select(EscalationCase.account_id.label("account_id"),
+                  _day(session, sa.func.min(sa.type_coerce(EscalationCase.closed_at, sa.DateTime(timezone=True)))).label("day"))
+        .join(Account, Account.id == EscalationCase.account_id)
+        .where(EscalationCase.closed_at.is_not(None), EscalationCase.closed_at >= period.start,
+               EscalationCase.closed_at < widest, *visible)
+        .group_by(EscalationCase.account_id)
+        .subquery()
+    )  # fmt: skip
+    rows = [
+        *_paid_within(session, robot, cutoffs, "после разговора с роботом"),
+        *_paid_within(session, human, cutoffs, "после работы взыскателя"),
+    ]
+    rows.extend(_paid_not_called(session, visible, today))
+    order = {"после разговора с роботом": 0, "после работы взыскателя": 1, "ещё не звонили": 2}
+    return sorted(rows, key=lambda r: (r.days, order[r.group]))
 
 
 def reasons_table(rows: Sequence[ReasonRow], by: str) -> ExportTable:

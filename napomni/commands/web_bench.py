@@ -35,10 +35,18 @@ _TAGS = (
 )  # fmt: skip
 
 
-def _counter(dialect: str) -> str:
+def _counter(dialect: str, first: str = "1") -> str:
     if dialect == "postgresql":
-        return "WITH n(i) AS (SELECT generate_series(1, :count)) "
-    return "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+        return f"WITH n(i) AS (SELECT generate_series({first}, :count)) "
+    return (
+        f"WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+    )
+
+
+# Calls are stored in chunks of this many, one transaction each, as a dialler stores
+# them over time: the report summaries' triggers update a few thousand counter rows, and
+# PostgreSQL cannot prune a row's old versions while one transaction keeps updating it.
+CHUNK_CALLS = 50_000
 
 
 def _build(factory: sessionmaker[Session], dialect: str, calls: int, name: str) -> tuple[int, int]:
@@ -52,8 +60,10 @@ def _build(factory: sessionmaker[Session], dialect: str, calls: int, name: str) 
     tags = "CASE c.id % 8 " + " ".join(
         f"WHEN {k} THEN '{{\"{tag}\": 0.9, \"promise_to_pay\": 0.8}}'" for k, tag in enumerate(_TAGS)
     ) + " END"  # fmt: skip
-    ago = "(:now - (n.i % 80) * interval '1 day' - (n.i % 600) * interval '1 second')" if pg else (
-        "datetime(:now, '-' || (n.i % 80) || ' days', '-' || (n.i % 600) || ' seconds')"
+    # The day does not follow the building (n.i / 200, not n.i), so calls spread over
+    # every day × building as real ones do, not over a few hundred pairs.
+    ago = "(:now - (n.i / 200 % 80) * interval '1 day' - (n.i % 600) * interval '1 second')" if pg else (
+        "datetime(:now, '-' || (n.i / 200 % 80) || ' days', '-' || (n.i % 600) || ' seconds')"
     )  # fmt: skip
     answered = (
         "c.started_at + interval '5 second'" if pg else "datetime(c.started_at, '+5 seconds')"
@@ -92,30 +102,47 @@ def _build(factory: sessionmaker[Session], dialect: str, calls: int, name: str) 
         first_account = session.scalar(
             sa.text("SELECT min(id) FROM accounts WHERE organisation_id = :org"), p
         )
-        session.execute(sa.text(
-            _counter(dialect) + "INSERT INTO calls (account_id, script, started_at, outcome, "
-            f"counted_as) SELECT :a0 + n.i % :accounts, 'soft_reminder', {ago}, "
-            "CASE n.i % 4 WHEN 0 THEN 'conversation' WHEN 1 THEN 'voicemail' ELSE 'no_answer' END, "
-            "CASE n.i % 4 WHEN 0 THEN 'conversation' WHEN 1 THEN 'message' ELSE 'none' END FROM n"),
-            {**p, "count": calls, "a0": first_account, "accounts": accounts})  # fmt: skip
-        scope = "c.account_id >= :a0 AND c.account_id < :a0 + :accounts"
-        session.execute(sa.text(
-            f"UPDATE calls SET answered_at = {answered.replace('c.', '')} "
-            f"WHERE outcome IN ('conversation', 'voicemail') AND account_id >= :a0 "
-            f"AND account_id < :a0 + :accounts"), {"a0": first_account, "accounts": accounts})  # fmt: skip
-        session.execute(sa.text(
-            'INSERT INTO turns (call_id, "index", robot_text, debtor_text, asked, tags, created_at) '
-            f"SELECT c.id, 0, 'Почему возникла задолженность?', 'денег нет', 'reason', "
-            f"{json_cast.format(tags=tags)}, c.started_at FROM calls c "
-            f"WHERE c.counted_as = 'conversation' AND {scope}"),
-            {"a0": first_account, "accounts": accounts})  # fmt: skip
-        session.execute(sa.text(
-            f"INSERT INTO promises (account_id, call_id, due_on, amount, debt_at_promise, status, "
-            f"made_at) SELECT c.account_id, c.id, {due}, 1000, 5000, "
-            f"CASE c.id % 3 WHEN 0 THEN 'kept' WHEN 1 THEN 'broken' ELSE 'made' END, c.started_at "
-            f"FROM calls c WHERE c.counted_as = 'conversation' AND c.id % 2 = 0 AND {scope}"),
-            {"a0": first_account, "accounts": accounts})  # fmt: skip
+    for first in range(1, calls + 1, CHUNK_CALLS):
+        with factory.begin() as session:
+            scope = {"a0": first_account, "accounts": accounts,
+                     "before": session.scalar(sa.text("SELECT coalesce(max(id), 0) FROM calls"))}  # fmt: skip
+            _chunk(session, dialect, first, min(first + CHUNK_CALLS - 1, calls), scope,
+                   {"ago": ago, "answered": answered, "due": due, "json": json_cast.format(tags=tags)})  # fmt: skip
     return org, accounts
+
+
+def _chunk(
+    session: Session,
+    dialect: str,
+    first: int,
+    last: int,
+    scope: dict[str, object],
+    sql: dict[str, str],
+) -> None:
+    """Calls ``first..last`` of the counter, with their answers, turns and promises."""
+    import sqlalchemy as sa
+
+    mine = "c.account_id >= :a0 AND c.account_id < :a0 + :accounts AND c.id > :before"
+    session.execute(sa.text(
+        _counter(dialect, ":first") + "INSERT INTO calls (account_id, script, started_at, outcome, "
+        f"counted_as) SELECT :a0 + n.i % :accounts, 'soft_reminder', {sql['ago']}, "
+        "CASE n.i % 4 WHEN 0 THEN 'conversation' WHEN 1 THEN 'voicemail' ELSE 'no_answer' END, "
+        "CASE n.i % 4 WHEN 0 THEN 'conversation' WHEN 1 THEN 'message' ELSE 'none' END FROM n"),
+        {"now": NOW, "first": first, "count": last, **scope})  # fmt: skip
+    session.execute(sa.text(
+        f"UPDATE calls SET answered_at = {sql['answered'].replace('c.', '')} "
+        f"WHERE outcome IN ('conversation', 'voicemail') AND account_id >= :a0 "
+        f"AND account_id < :a0 + :accounts AND id > :before"), scope)  # fmt: skip
+    session.execute(sa.text(
+        'INSERT INTO turns (call_id, "index", robot_text, debtor_text, asked, tags, created_at) '
+        f"SELECT c.id, 0, 'Почему возникла задолженность?', 'денег нет', 'reason', "
+        f"{sql['json']}, c.started_at FROM calls c "
+        f"WHERE c.counted_as = 'conversation' AND {mine}"), scope)  # fmt: skip
+    session.execute(sa.text(
+        f"INSERT INTO promises (account_id, call_id, due_on, amount, debt_at_promise, status, "
+        f"made_at) SELECT c.account_id, c.id, {sql['due']}, 1000, 5000, "
+        f"CASE c.id % 3 WHEN 0 THEN 'kept' WHEN 1 THEN 'broken' ELSE 'made' END, c.started_at "
+        f"FROM calls c WHERE c.counted_as = 'conversation' AND c.id % 2 = 0 AND {mine}"), scope)  # fmt: skip
 
 
 def _percentile(values: list[float], share: float) -> float:
