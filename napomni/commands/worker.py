@@ -42,15 +42,9 @@ def worker(
     settings: Settings, concurrency: int | None, campaigns: tuple[int, ...], stop_grace: float
 ) -> None:
     from dialer.worker import Worker, WorkerConfig
+    from napomni.commands.call import build_call_runner
     from storage.database import make_engine, make_session_factory
 
-    try:
-        from dialer.session.runner import build_call_runner  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as err:
-        raise click.ClickException(
-            "Сеанс звонка (dialer.session.runner.build_call_runner) ещё не установлен: "
-            "обработчику нечем звонить."
-        ) from err
     factory = make_session_factory(make_engine(settings.database_url))
     config = WorkerConfig(
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
