@@ -8,8 +8,11 @@ calls each); the summaries are kept by the triggers of migration 0004 whoever wr
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import random
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from storage.models import Account, Building, DebtLine, Organisation, Payment
 from storage.models.campaigns import Call, EscalationCase, Promise, Turn
+from storage.models.reports import ReportCallDay, ReportPromiseDay
 from storage.models.users import UserRole
 from web.access import Principal
 from web.reports import (
@@ -454,3 +458,33 @@ def test_paid_after_counts_windows_exactly(
     assert [(robot[d].accounts, robot[d].paid_sum) for d in PAID_WINDOWS_DAYS] == [
         (1, Decimal("2.00")), (1, Decimal("6.00")), (1, Decimal("14.00")),
     ]  # fmt: skip
+
+
+def _migration() -> ModuleType:
+    path = Path(__file__).parents[2] / "storage/migrations/versions/0004_report_summaries.py"
+    spec = importlib.util.spec_from_file_location("report_summaries_migration", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_backfill_of_stored_calls_equals_direct_queries(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    """What migration 0004 sums from calls stored before it equals the direct queries."""
+    rng = random.Random(3)
+    with session_factory.begin() as session:
+        org, buildings, _ = _seed(session, rng, unique_name)
+        _change(session, rng, org, buildings)
+    with session_factory() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        # Summed afresh inside a transaction that is rolled back: other tests' rows stay.
+        session.execute(sa.delete(ReportCallDay))
+        session.execute(sa.delete(ReportPromiseDay))
+        for statement in _migration().backfill(postgres):
+            session.execute(sa.text(statement))
+        assert reasons(session, _principal(org), PERIODS[0])
+        _assert_equal(session, _principal(org))
+        session.rollback()

@@ -293,6 +293,17 @@ def _counters(names: Sequence[str]) -> list[sa.Column[int]]:
     ]
 
 
+def backfill(postgres: bool) -> list[str]:
+    """The statements that sum every stored call and promise into the (empty) summaries."""
+    sql = _Sql(postgres)
+    return [
+        _call(sql, "c", "1", "FROM calls c JOIN accounts a ON a.id = c.account_id WHERE 1 = 1",
+              "a.organisation_id", "COALESCE(a.building_id, 0)"),
+        _promise(sql, "p", "1", "FROM promises p JOIN accounts a ON a.id = p.account_id WHERE 1 = 1",
+                 "a.organisation_id"),
+    ]  # fmt: skip
+
+
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     op.create_table(
@@ -315,15 +326,8 @@ def upgrade() -> None:
         "ix_calls_counted_started_account", "calls", ["counted_as", "started_at", "account_id"]
     )
     # What is already stored, summed once; from here on the triggers keep it current.
-    sql = _Sql(postgres)
-    op.execute(
-        _call(sql, "c", "1", "FROM calls c JOIN accounts a ON a.id = c.account_id WHERE 1 = 1",
-              "a.organisation_id", "COALESCE(a.building_id, 0)")
-    )  # fmt: skip
-    op.execute(
-        _promise(sql, "p", "1", "FROM promises p JOIN accounts a ON a.id = p.account_id WHERE 1 = 1",
-                 "a.organisation_id")
-    )  # fmt: skip
+    for statement in backfill(postgres):
+        op.execute(statement)
     _create_triggers(postgres)
 
 
