@@ -7,7 +7,8 @@
 * Otherwise the phrase is assembled the way a PBX says numbers: every word the library has
   as a one-word fragment (``digits/3`` "три", ``digits/mon-10`` "ноября") is played from its
   recording, and the runs of words it lacks go to the TTS engine.
-* :class:`EspeakTts` (espeak-ng ``-v ru``) is the default TTS; any :class:`TtsEngine` fits.
+* The TTS engine is :func:`speech.tts.default_tts` (Festival's Russian voice when installed,
+  else espeak-ng); any :class:`~speech.tts.TtsEngine` fits.
 * Rendered prompts are cached on disk by text + voice.
 
 Digits, ``₽`` and dates are first turned into words by :func:`speech.russian.normalize_text`.
@@ -18,92 +19,31 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
-import io
 import re
-import shutil
-import subprocess
-import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from speech.audio import TELEPHONY, Audio, AudioFormat, convert, read_wav, silence, write_wav
+from speech.audio import TELEPHONY, Audio, convert, read_wav, silence, write_wav
 from speech.errors import AudioFormatError, SynthesisError
 from speech.russian import normalize_text
+from speech.tts import EspeakTts, FestivalTts, TtsEngine, default_tts
 from speech.vad import frame_dbfs
 
 __all__ = [
     "ASTERISK_RU_INDEX",
     "ASTERISK_RU_SOUNDS",
     "EspeakTts",
+    "FestivalTts",
     "PromptLibrary",
     "Synthesizer",
     "TtsEngine",
+    "default_tts",
 ]
 
 ASTERISK_RU_SOUNDS = Path("/usr/share/asterisk/sounds/ru")
 ASTERISK_RU_INDEX = Path("/usr/share/doc/asterisk-core-sounds-ru/core-sounds-ru.txt.gz")
 _GAP = silence(0.06)
 _TRIM_DBFS = -45.0
-
-
-class TtsEngine(Protocol):
-    """Renders any Russian text; ``voice`` names the voice (part of the cache key)."""
-
-    @property
-    def voice(self) -> str:
-        """Stable name of the voice and its settings."""
-        ...
-
-    def render(self, text: str) -> Audio:
-        """Audio of ``text`` (any format; the synthesizer converts it)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class EspeakTts:
-    """espeak-ng from Debian: robotic but always there."""
-
-    language: str = "ru"
-    speed_wpm: int = 150
-    timeout_s: float = 30.0
-
-    @property
-    def voice(self) -> str:
-        """The espeak-ng voice and speed."""
-        return f"espeak-ng:{self.language}:{self.speed_wpm}"
-
-    def render(self, text: str) -> Audio:
-        """Run espeak-ng and read the WAV it writes to stdout."""
-        binary = shutil.which("espeak-ng")
-        if binary is None:
-            raise SynthesisError("espeak-ng не установлен (apt-get install espeak-ng)")
-        try:
-            done = subprocess.run(
-                [binary, "-v", self.language, "-s", str(self.speed_wpm), "--stdout", text],
-                capture_output=True,
-                check=True,
-                timeout=self.timeout_s,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
-            raise SynthesisError(f"espeak-ng не смог озвучить фразу: {err}") from err
-        return _wav_bytes(done.stdout)
-
-
-def _wav_bytes(data: bytes) -> Audio:
-    """espeak-ng's stdout WAV: its length fields are left unfilled, so read to the end."""
-    try:
-        with wave.open(io.BytesIO(data), "rb") as wav:
-            fmt = AudioFormat(wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
-    except (wave.Error, EOFError) as err:
-        raise SynthesisError(f"TTS вернул не WAV: {err}") from err
-    data_at = data.find(b"data")
-    if data_at < 0:
-        raise SynthesisError("TTS вернул WAV без блока данных")
-    pcm = data[data_at + 8 :]
-    block = fmt.channels * fmt.sample_width_bytes
-    return Audio(fmt, pcm[: len(pcm) - len(pcm) % block])
 
 
 def _key(text: str) -> str:
@@ -185,7 +125,7 @@ class Synthesizer:
         library: PromptLibrary | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        self.tts = tts or EspeakTts()
+        self.tts = tts or default_tts()
         self.library = library
         self.cache_dir = cache_dir
 

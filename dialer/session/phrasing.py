@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.values import Amount, Count, DateValue, Part
-from speech.audio import Audio, read_wav
-from speech.errors import SpeechError, SynthesisError
 from speech.russian import amount_words, count_words, date_words
-from speech.synthesis import EspeakTts, Synthesizer, TtsEngine
+from speech.synthesis import Synthesizer
+from speech.tts import default_tts
 
-# Festival's Russian letter-to-sound rules know Cyrillic and punctuation only.
-_DASHES = re.compile(r"[—–]")
-_LATIN = re.compile(r"[A-Za-z]")
-_FESTIVAL_UNSAYABLE = re.compile(r"[^а-яёА-ЯЁ .,?!]")
-
-__all__ = ["FestivalTts", "RussianPhrasing", "SynthesizerVoice", "default_tts"]
+__all__ = ["RussianPhrasing", "SynthesizerVoice"]
 
 
 class RussianPhrasing:
@@ -40,64 +29,6 @@ class RussianPhrasing:
                 case Count(value=value, noun=noun, case=case):
                     out.append(count_words(value, noun, case))
         return "".join(out)
-
-
-@dataclass(frozen=True, slots=True)
-class FestivalTts:
-    """Festival with its Russian voice (Debian ``festvox-ru``): recorded units, far clearer
-    than espeak-ng on a phone line — Whisper base transcribes it word for word, espeak-ng
-    mostly not (measured on this machine; see README)."""
-
-    festival_voice: str = "voice_msu_ru_nsh_clunits"
-    timeout_s: float = 60.0
-
-    @staticmethod
-    def available() -> bool:
-        """Whether ``text2wave`` and the Russian voice are installed."""
-        return shutil.which("text2wave") is not None and any(
-            Path("/usr/share/festival/voices/russian").glob("msu_ru_nsh_clunits*")
-        )
-
-    @property
-    def voice(self) -> str:
-        """The Festival voice (part of the synthesis cache key)."""
-        return f"festival:{self.festival_voice}"
-
-    def render(self, text: str) -> Audio:
-        """Run ``text2wave``; a line it cannot say (Latin letters, symbols) goes to espeak-ng."""
-        spoken = _FESTIVAL_UNSAYABLE.sub(" ", _DASHES.sub(",", text)).strip()
-        try:
-            if not spoken or _LATIN.search(text):
-                raise SynthesisError("festival не читает латиницу")
-            return self._festival(spoken)
-        except SynthesisError:
-            return EspeakTts().render(text)
-
-    def _festival(self, text: str) -> Audio:
-        with tempfile.TemporaryDirectory(prefix="napomni-festival-") as work:
-            source, target = Path(work) / "text.txt", Path(work) / "speech.wav"
-            source.write_text(text, encoding="utf-8")
-            try:
-                subprocess.run(
-                    ["text2wave", "-eval", f"({self.festival_voice})", str(source), "-o",
-                     str(target)],
-                    check=True,
-                    capture_output=True,
-                    timeout=self.timeout_s,
-                )  # fmt: skip
-                return read_wav(target)
-            except (
-                subprocess.CalledProcessError,
-                subprocess.TimeoutExpired,
-                OSError,
-                SpeechError,
-            ) as err:
-                raise SynthesisError(f"festival не озвучил фразу: {err}") from err
-
-
-def default_tts() -> TtsEngine:
-    """Festival's Russian voice when installed, else espeak-ng."""
-    return FestivalTts() if FestivalTts.available() else EspeakTts()
 
 
 class SynthesizerVoice:

@@ -94,17 +94,35 @@ def transcribe(settings: Settings, engine: str, as_json: bool, files: tuple[Path
 @click.argument("text")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--no-prompts", is_flag=True, help="Только синтез речи, без записанных фраз.")
+@click.option("--voice", type=click.Choice(["auto", "festival", "espeak"]), default="auto",
+              show_default=True,
+              help="Голос: Festival (festvox-ru, если установлен) или espeak-ng.")  # fmt: skip
 @click.option("--speed", type=click.IntRange(80, 400), default=150, show_default=True,
               help="Скорость espeak-ng, слов в минуту.")  # fmt: skip
 @click.pass_obj
-def say(settings: Settings, text: str, output: Path, no_prompts: bool, speed: int) -> None:
+def say(
+    settings: Settings, text: str, output: Path, no_prompts: bool, voice: str, speed: int
+) -> None:
     from speech.audio import TELEPHONY, Audio, write_wav
     from speech.errors import SpeechError
-    from speech.synthesis import EspeakTts, Synthesizer
+    from speech.synthesis import Synthesizer
+    from speech.tts import EspeakTts, FestivalTts, TtsEngine, default_tts
 
+    tts: TtsEngine
+    match voice:
+        case "espeak":
+            tts = EspeakTts(speed_wpm=speed)
+        case "festival":
+            if not FestivalTts.available():
+                raise click.ClickException(
+                    "Festival не установлен: apt-get install festival festvox-ru"
+                )
+            tts = FestivalTts()
+        case _:
+            tts = default_tts()
     library = None if no_prompts else _prompt_library(settings)
     synthesizer = Synthesizer(
-        tts=EspeakTts(speed_wpm=speed),
+        tts=tts,
         library=library,
         cache_dir=settings.data_dir / "cache" / "prompts",
     )
