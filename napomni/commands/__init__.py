@@ -13,9 +13,8 @@ __all__ = ["registered_commands"]
 
 def registered_commands() -> list[click.Command]:
     """Every top-level subcommand, in the order ``--help`` lists them."""
-    from napomni.commands import bench, demo
+    from napomni.commands import bench, demo, importing, sample
     from napomni.commands import db as db_commands
-    from napomni.commands import importing, sample
     from napomni.commands import segment as segment_commands
     from napomni.commands.call import call
     from napomni.commands.campaign import campaign

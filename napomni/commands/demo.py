@@ -100,6 +100,28 @@ def print_demo_segments(url: str, as_of: dt.date = DEMO_AS_OF) -> None:
     print_segments(DEMO_ORGANISATION, as_of, by_segment, by_type)
 
 
+def create_demo_user(url: str) -> str:
+    """An administrator ``demo`` with a fresh random password, for the demo's web pages."""
+    import secrets
+
+    from storage.database import make_engine, make_session_factory
+    from storage.models.users import UserRole
+    from web.passwords import hash_password
+    from web.users import NewUser, create_user
+
+    password = secrets.token_urlsafe(9)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            create_user(
+                session,
+                NewUser("demo", hash_password(password), UserRole.ADMIN, display_name="Демо"),
+            )
+    finally:
+        engine.dispose()
+    return password
+
+
 @click.command(
     help=(
         "Демонстрация: новая база SQLite в <каталог данных>/demo, выгрузки 1С с правдоподобными "
@@ -134,3 +156,7 @@ def demo(settings: Settings, accounts: int, calls: bool) -> None:
         from napomni.commands.demo_live import run_live_campaign
 
         run_live_campaign(settings, url, directory, DEMO_ORGANISATION)
+    password = create_demo_user(url)
+    click.echo("")
+    click.echo(f"Веб-интерфейс: napomni --database-url {url} serve")
+    click.echo(f"  затем http://127.0.0.1:8080/ — вход demo, пароль {password} (администратор)")

@@ -238,7 +238,7 @@ def _percentile(values: list[int], q: float) -> int:
     return round(statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1])
 
 
-def print_summary(summary: LiveSummary, web: bool) -> None:
+def print_summary(summary: LiveSummary) -> None:
     """The demo's closing figures."""
     click.echo("")
     click.echo(f"Звонков: {summary.calls}")
@@ -254,8 +254,6 @@ def print_summary(summary: LiveSummary, web: bool) -> None:
             f"p95 {_percentile(summary.latencies_ms, 95)} "
             f"(по {len(summary.latencies_ms)} репликам)"
         )
-    if web:
-        click.echo("Веб-интерфейс: napomni serve, затем http://127.0.0.1:8080/")
 
 
 async def _run(
@@ -358,5 +356,4 @@ def run_live_campaign(settings: Settings, url: str, directory: Path, organisatio
         summary = asyncio.run(_run(settings, url, directory, organisation, LiveBoard))
     except (SandboxError, TelephonyError) as err:
         raise click.ClickException(f"живой обзвон не запустился: {err}") from err
-    web = (Path(__file__).resolve().parents[2] / "web" / "app.py").exists()
-    print_summary(summary, web)
+    print_summary(summary)
