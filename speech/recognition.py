@@ -22,13 +22,15 @@ Obligations of a stream:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from speech.audio import FRAME_BYTES, TELEPHONY, Audio, convert, split_frames
+from speech.errors import AudioFormatError
 
 __all__ = [
+    "telephony_frames",
     "FinalResult",
     "PartialResult",
     "RecognitionEngine",
@@ -117,6 +119,15 @@ class Transcript:
     def real_time_factor(self) -> float:
         """Decoding time over audio time (below 1 is faster than real time)."""
         return self.decode_s / self.audio_s if self.audio_s > 0 else 0.0
+
+
+def telephony_frames(chunk: bytes) -> Iterator[bytes]:
+    """The 20 ms frames of a chunk a stream was fed; a partial frame is refused, not padded."""
+    if len(chunk) % FRAME_BYTES:
+        raise AudioFormatError(
+            f"ожидаются кадры по {FRAME_BYTES} байт (20 мс, 8 кГц, s16le), получено {len(chunk)}"
+        )
+    return iter(split_frames(chunk, FRAME_BYTES))
 
 
 def join_finals(finals: Iterable[FinalResult]) -> tuple[str, tuple[Word, ...]]:

@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 from typing import Protocol, cast
 
-from speech.audio import FRAME_BYTES, TELEPHONY, StreamResampler, split_frames
-from speech.errors import AudioFormatError, RecognitionError
+from speech.audio import TELEPHONY, StreamResampler
+from speech.errors import RecognitionError
 from speech.models import is_vosk_model
 from speech.recognition import (
     FinalResult,
@@ -25,6 +25,7 @@ from speech.recognition import (
     SpeechStarted,
     Word,
     join_finals,
+    telephony_frames,
 )
 from speech.vad import EndpointConfig, Endpointer, VadState
 
@@ -129,12 +130,8 @@ class VoskStream:
 
     def accept(self, frame: bytes) -> list[RecognitionEvent]:
         """Feed telephony PCM (whole 20 ms frames); return partials, starts and finals."""
-        if len(frame) % FRAME_BYTES:
-            raise AudioFormatError(
-                f"ожидаются кадры по {FRAME_BYTES} байт (20 мс, 8 кГц, s16le), получено {len(frame)}"
-            )
         events: list[RecognitionEvent] = []
-        for piece in split_frames(frame, FRAME_BYTES):
+        for piece in telephony_frames(frame):
             events += self._accept_frame(piece)
         return events
 

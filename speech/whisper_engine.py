@@ -19,17 +19,22 @@ import numpy as np
 import numpy.typing as npt
 
 from speech.audio import (
-    FRAME_BYTES,
     TELEPHONY,
     Audio,
     AudioFormat,
     convert,
     pcm_to_float32,
-    split_frames,
 )
-from speech.errors import AudioFormatError, RecognitionError
+from speech.errors import RecognitionError
 from speech.models import is_whisper_model
-from speech.recognition import FinalResult, RecognitionEvent, SpeechStarted, Transcript, Word
+from speech.recognition import (
+    FinalResult,
+    RecognitionEvent,
+    SpeechStarted,
+    Transcript,
+    Word,
+    telephony_frames,
+)
 from speech.vad import EndpointConfig, Endpointer, VadState
 
 __all__ = ["WhisperConfig", "WhisperEngine", "WhisperStream"]
@@ -158,12 +163,8 @@ class WhisperStream:
 
     def accept(self, frame: bytes) -> list[RecognitionEvent]:
         """Feed telephony PCM (whole 20 ms frames)."""
-        if len(frame) % FRAME_BYTES:
-            raise AudioFormatError(
-                f"ожидаются кадры по {FRAME_BYTES} байт (20 мс, 8 кГц, s16le), получено {len(frame)}"
-            )
         events: list[RecognitionEvent] = []
-        for piece in split_frames(frame, FRAME_BYTES):
+        for piece in telephony_frames(frame):
             events += self._accept_frame(piece)
         return events
 

@@ -235,22 +235,10 @@ def account_variables(session: Session, account_id: int) -> AccountVariables:
 
 
 def render_parts(parts: tuple[Part, ...]) -> str:
-    """A spoken line in Russian words, as ``speech`` would synthesise it."""
-    from scripts.values import Amount, Count, DateValue
-    from speech.russian import amount_words, count_words, date_words
+    """A spoken line in Russian words, exactly as a live call renders it."""
+    from dialer.session.phrasing import RussianPhrasing
 
-    out: list[str] = []
-    for part in parts:
-        match part:
-            case str():
-                out.append(part)
-            case Amount(value=value, case=case):
-                out.append(amount_words(value, case))
-            case DateValue(value=value, case=case):
-                out.append(date_words(value, case))
-            case Count(value=value, noun=noun, case=case):
-                out.append(count_words(value, noun, case))
-    return "".join(out)
+    return RussianPhrasing().render(parts)
 
 
 def _run(
