@@ -21,6 +21,7 @@ from storage.models.campaigns import Call, EscalationCase
 from storage.models.reports import (
     REPORT_REASON_TAGS,
     ReportCallDay,
+    ReportGroupDay,
     ReportPromiseDay,
     reason_column,
 )
@@ -29,6 +30,7 @@ from web.exports import ExportColumn, ExportTable
 
 __all__ = [
     "PAID_WINDOWS_DAYS",
+    "REASON_GROUPINGS",
     "REASON_TAGS",
     "FunnelRow",
     "PaidAfterRow",
@@ -54,6 +56,14 @@ REASON_TITLES = {
     "already_paid": "говорит, что оплатил",
 }
 PAID_WINDOWS_DAYS = (7, 14, 30)
+# How the reasons report groups calls: the first two from ReportCallDay, the rest from the
+# groups fixed at each call (ReportGroupDay, where one call may count in several rows).
+REASON_GROUPINGS = {
+    "building": "Дом",
+    "month": "Месяц",
+    "service": "Услуга с долгом на момент звонка",
+}
+NO_SERVICE_DEBT = "без долга по услугам"
 ZERO = Decimal("0.00")
 
 
@@ -116,12 +126,41 @@ class ReasonRow:
 def reasons(
     session: Session, principal: Principal, period: ReportPeriod, by: str = "building"
 ) -> list[ReasonRow]:
-    """Reasons for non-payment heard in answered calls, grouped ``by`` building or month.
+    """Reasons for non-payment heard in answered calls, grouped ``by`` building, month or
+    service (:data:`REASON_GROUPINGS`).
 
-    A call counts once per reason however many turns carried it. Read from the summary
-    :class:`~storage.models.reports.ReportCallDay` (kept exact by triggers), so the cost
-    is days × buildings, not calls.
+    A call counts once per reason however many turns carried it. Read from the summaries
+    (kept exact by triggers), so the cost is days × groups, not calls. By service, a call
+    counts under every service its account owed when it was made
+    (:class:`~storage.models.reports.CallGroup`), so rows may add up to more than the calls.
     """
+    if by in ("building", "month"):
+        return _reasons_by_call_day(session, principal, period, by)
+    group = ReportGroupDay
+    columns = [sa.func.sum(getattr(group, reason_column(tag))) for tag in REASON_TAGS]
+    rows = session.execute(
+        sa.select(group.label, sa.func.sum(group.answered), *columns)
+        .where(
+            group.dimension == by, *_days_in(principal, period, group.day, group.organisation_id)
+        )
+        .group_by(group.label)
+        .having(sa.func.sum(group.answered) > 0)
+        .order_by(group.label)
+    ).all()
+    return [_reason_row(str(row[0]) or NO_SERVICE_DEBT, row) for row in rows]
+
+
+def _reason_row(key: str, row: Sequence[Any]) -> ReasonRow:
+    return ReasonRow(
+        key=key,
+        calls=int(row[1]),
+        counts={tag: int(row[2 + i] or 0) for i, tag in enumerate(REASON_TAGS)},
+    )
+
+
+def _reasons_by_call_day(
+    session: Session, principal: Principal, period: ReportPeriod, by: str
+) -> list[ReasonRow]:
     day = ReportCallDay
     if by == "month":
         key: sa.ColumnElement[str] = _month(session, day.day)
@@ -137,14 +176,7 @@ def reasons(
         .having(sa.func.sum(day.answered) > 0)
         .order_by(key)
     ).all()
-    return [
-        ReasonRow(
-            key=str(row[0]),
-            calls=int(row[1]),
-            counts={tag: int(row[2 + i] or 0) for i, tag in enumerate(REASON_TAGS)},
-        )
-        for row in rows
-    ]
+    return [_reason_row(str(row[0]), row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +443,7 @@ def paid_after(
 
 def reasons_table(rows: Sequence[ReasonRow], by: str) -> ExportTable:
     """The reasons report for export."""
-    columns = [ExportColumn("Дом" if by != "month" else "Месяц"), ExportColumn("Звонков", "int")]
+    columns = [ExportColumn(REASON_GROUPINGS.get(by, "Дом")), ExportColumn("Звонков", "int")]
     columns += [ExportColumn(REASON_TITLES[tag], "int") for tag in REASON_TAGS]
     return ExportTable(
         "Причины неоплаты",

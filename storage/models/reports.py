@@ -20,7 +20,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base
 from storage.models.campaigns import Call, Promise
 
-__all__ = ["REPORT_REASON_TAGS", "ReportCallDay", "ReportPromiseDay", "reason_column"]
+__all__ = [
+    "REPORT_REASON_TAGS",
+    "CallGroup",
+    "ReportCallDay",
+    "ReportGroupDay",
+    "ReportPromiseDay",
+    "reason_column",
+]
 
 # The classifier's tags that are reasons for non-payment; one counter column each.
 REPORT_REASON_TAGS = (
@@ -81,6 +88,46 @@ class ReportPromiseDay(Base):
     broken: Mapped[int] = _counter()
     broken_kopecks: Mapped[int] = _counter()
     waiting: Mapped[int] = _counter()
+
+
+class CallGroup(Base):
+    """A group a call is reported under, fixed when the call is stored.
+
+    ``dimension`` ``service``: one row per service the account owed when the call row was
+    written (its debt lines with ``debt > 0`` at that moment), or one row with an empty
+    ``label`` when it owed none. A trigger of migration ``0005_reports_by_service`` writes
+    them on the call's insert, whoever stores the call; later debt changes leave them.
+    """
+
+    __tablename__ = "call_groups"
+
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+
+
+class ReportGroupDay(Base):
+    """Calls of one organisation and day under one group (:class:`CallGroup`): the calls
+    and the reasons heard, as in :class:`ReportCallDay`. A call counts under each of its
+    groups, so the groups of one dimension may overlap."""
+
+    __tablename__ = "report_group_days"
+
+    organisation_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    dialled: Mapped[int] = _counter()
+    answered: Mapped[int] = _counter()
+    conversations: Mapped[int] = _counter()
+    reason_financial_hardship: Mapped[int] = _counter()
+    reason_dispute_amount: Mapped[int] = _counter()
+    reason_service_complaint: Mapped[int] = _counter()
+    reason_wrong_person: Mapped[int] = _counter()
+    reason_unaware: Mapped[int] = _counter()
+    reason_away: Mapped[int] = _counter()
+    reason_refusal: Mapped[int] = _counter()
+    reason_already_paid: Mapped[int] = _counter()
 
 
 # Indexes the reports and the summary triggers need on the campaigns part's tables

@@ -25,6 +25,7 @@ from storage.models.enums import enum_column_type
 __all__ = [
     "AUDIT_TABLES",
     "AccountOpening",
+    "LoginFailure",
     "OpeningPurpose",
     "User",
     "UserOrganisation",
@@ -106,3 +107,23 @@ class AccountOpening(Base):
     phones_shown: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     documents_shown: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     opened_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class LoginFailure(Base):
+    """One failed login, counted against the login name and against the client address.
+
+    ``subject`` is ``login`` or ``address``; ``subject_key`` is a keyed hash of the login
+    name or the address (web.throttle), never the name itself. Rows live in the database
+    so the limit holds across restarts and across several server processes; old rows are
+    deleted as new ones come.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_subject_key_failed_at", "subject", "subject_key", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(sa.String(16))
+    subject_key: Mapped[str] = mapped_column(sa.String(128))
+    failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
