@@ -90,3 +90,34 @@ async def test_transparency_shares_and_exports(make_user: MakeUser, web_world: W
     assert "6000,00;4000,00;66,7" in text
     async with user.http.get("/api/transparency", params={"months": "0"}) as response:
         assert response.status == 400
+
+
+async def test_reasons_by_service_and_robot_vs_human(
+    make_user: MakeUser, called_world: WebWorld
+) -> None:
+    user = await _signed_in_manager(make_user, called_world)
+    async with user.http.get("/api/reports/reasons", params={"by": "service"}) as response:
+        assert response.status == 200
+        by_service = await response.json()
+    assert by_service["columns"][:3] == ["Услуга с долгом на момент звонка", "Звонков", "нет денег"]
+    # The account owed only for heating (October) when it was called.
+    assert [row[:3] for row in by_service["rows"]] == [["Отопление", 1, 1]]
+
+    async with user.http.get("/api/reports/robot_vs_human") as response:
+        assert response.status == 200
+        table = await response.json()
+    robot, human = table["rows"]
+    assert robot[:8] == ["робот", 1, 1, 1, "1000.00", 1, "1000.00", 0]
+    assert robot[8] == "1.0000"  # paid within 7 days of the conversation
+    assert human[:4] == ["взыскатель", 0, 0, 0]
+
+    async with user.http.get("/reports") as response:
+        html = await response.text()
+    assert 'id="reasons-by-service"' in html
+    assert "Робот и взыскатель" in html
+    async with user.http.get("/reports/robot_vs_human.csv") as response:
+        assert response.status == 200
+        rows = list(
+            csv.reader(io.StringIO((await response.read()).decode("cp1251")), delimiter=";")
+        )
+    assert rows[0][:3] == ["Кто", "Контактов", "С должником"]

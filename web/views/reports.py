@@ -14,6 +14,7 @@ from web.errors import BadInput, NotFound
 from web.exports import ExportTable, to_csv_1c, to_xlsx
 from web.pages import render
 from web.reports import (
+    REASON_GROUPINGS,
     REASON_TAGS,
     REASON_TITLES,
     ReportPeriod,
@@ -28,6 +29,7 @@ from web.reports import (
 )
 from web.requests import principal_of, query_text
 from web.responses import download, json_ok
+from web.robot_vs_human import robot_vs_human, robot_vs_human_table
 from web.routing import ApiDoc, Param, RouteTable
 
 __all__ = ["register"]
@@ -59,9 +61,14 @@ def _period(request: web.Request) -> ReportPeriod:
 
 def _by(request: web.Request) -> str:
     by = request.query.get("by", "building")
-    if by not in ("building", "month"):
-        raise BadInput("параметр by: building или month")
+    if by not in REASON_GROUPINGS:
+        raise BadInput(f"параметр by: {' или '.join(REASON_GROUPINGS)}")
     return by
+
+
+def _robot_vs_human(db: Session, p: Principal, period: ReportPeriod) -> ExportTable:
+    paid = paid_after(db, p, period, dt.date.today())
+    return robot_vs_human_table(robot_vs_human(db, p, period, paid))
 
 
 TableMaker = Callable[[Session, Principal, ReportPeriod, str], ExportTable]
@@ -72,6 +79,7 @@ REPORTS: dict[str, tuple[str, TableMaker]] = {
     "promises": ("Обещания", lambda db, p, period, by: promises_table(promises_by_month(db, p, period))),
     "paid_after": ("Оплаты после контакта",
                    lambda db, p, period, by: paid_after_table(paid_after(db, p, period, dt.date.today()))),
+    "robot_vs_human": ("Робот и взыскатель", lambda db, p, period, by: _robot_vs_human(db, p, period)),
 }  # fmt: skip
 
 
@@ -82,11 +90,14 @@ async def reports_page(request: web.Request) -> web.Response:
     by = _by(request)
 
     def work(db: Session) -> dict[str, object]:
+        paid = paid_after(db, principal, period, dt.date.today())
         return {
             "reasons": reasons(db, principal, period, by),
+            "reasons_by_service": reasons(db, principal, period, "service"),
             "funnel": funnel(db, principal, period),
             "promises": promises_by_month(db, principal, period),
-            "paid_after": paid_after(db, principal, period, dt.date.today()),
+            "paid_after": paid,
+            "robot_vs_human": robot_vs_human(db, principal, period, paid),
         }
 
     context = await in_read(request.app, work)
@@ -95,7 +106,9 @@ async def reports_page(request: web.Request) -> web.Response:
         by=by,
         reason_tags=REASON_TAGS,
         reason_titles=REASON_TITLES,
+        by_title=REASON_GROUPINGS[by],
         query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by={by}",
+        service_query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by=service",
     )
     return await render(request, "reports.html", context)
 
@@ -144,7 +157,7 @@ def register(table: RouteTable) -> None:
     table.add("GET", "/reports", reports_page, policy, name="reports")
     table.add(
         "GET",
-        r"/reports/{name:reasons|funnel|promises|paid_after}.{fmt:xlsx|csv}",
+        r"/reports/{name:reasons|funnel|promises|paid_after|robot_vs_human}.{fmt:xlsx|csv}",
         report_export,
         policy,
     )
@@ -155,7 +168,7 @@ def register(table: RouteTable) -> None:
         policy,
         api=ApiDoc(
             "getReport",
-            "Отчёт: reasons, funnel, promises или paid_after",
+            "Отчёт: reasons (by: дом, месяц или услуга), funnel, promises, paid_after, robot_vs_human",
             "reports",
             {
                 "type": "object",
@@ -173,7 +186,7 @@ def register(table: RouteTable) -> None:
                 Param(
                     "by",
                     "query",
-                    {"type": "string", "enum": ["building", "month"]},
+                    {"type": "string", "enum": list(REASON_GROUPINGS)},
                     "Группировка причин",
                 ),
             ),
