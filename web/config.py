@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from web.errors import ConfigError
+from web.throttle import LoginLimits
 
 __all__ = ["SECRET_FILE_NAME", "WebConfig", "load_or_create_secret"]
 
@@ -28,6 +29,7 @@ class WebConfig:
     cookie_secure: bool = False
     db_threads: int = 8
     recordings_dir: Path | None = None
+    login_limits: LoginLimits = LoginLimits()
 
     def __post_init__(self) -> None:
         if len(self.secret) < _MIN_SECRET_LENGTH:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from aiohttp import web
+from sqlalchemy.orm import Session
 
+from storage.models import utc_now
 from storage.models.users import UserRole
 from web.access import ALL_ROLES, public, roles
 from web.db import in_read, in_transaction
-from web.keys import ROUTES
+from web.keys import CONFIG, ROUTES
 from web.openapi import build_openapi
 from web.pages import render
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
 from web.responses import see_other
 from web.routing import ApiDoc, RouteTable
 from web.sessions import SessionData
+from web.throttle import LoginSubjects, clear_login, record_failure, retry_after_s
 from web.users import authenticate
 
 __all__ = ["register", "safe_next"]
@@ -24,6 +29,7 @@ __all__ = ["register", "safe_next"]
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
+_MOSCOW = ZoneInfo("Europe/Moscow")  # the forms speak Moscow time
 
 _HOME_BY_ROLE = {
     UserRole.ADMIN: "/campaigns",
@@ -72,10 +78,35 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     login_value, password_value = login[:64], password[:256]
-    found = await in_transaction(
-        request.app, lambda db: authenticate(db, login_value, password_value)
-    )
-    if found is None:
+    config = request.app[CONFIG]
+    limits = config.login_limits
+    subjects = LoginSubjects.of(config.secret, login_value, request.remote or "")
+
+    def attempt(db: Session) -> tuple[int, int] | int | None:
+        """The user, or the seconds to wait (refused unchecked), or ``None`` (wrong)."""
+        now = utc_now()
+        wait = retry_after_s(db, subjects, limits, now)
+        if wait is not None:
+            return wait
+        found = authenticate(db, login_value, password_value)
+        if found is None:
+            record_failure(db, subjects, limits, now)
+        else:
+            clear_login(db, subjects)
+        return found
+
+    result = await in_transaction(request.app, attempt)
+    if isinstance(result, int):
+        log.info("sign-in throttled for %d s", result)
+        response = await render(
+            request,
+            "login.html",
+            {"next": next_path or "", "error": _retry_text(result)},
+            status=429,
+        )
+        response.headers["Retry-After"] = str(result)
+        return response
+    if result is None:
         log.info("sign-in refused")
         return await render(
             request,
@@ -83,10 +114,20 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             {"next": next_path or "", "error": "Неверный логин или пароль."},
             status=401,
         )
-    user_id, epoch = found
+    user_id, epoch = result
     log.info("user %s signed in", user_id)
     request[SET_SESSION] = request[SESSION].signed_in(user_id, epoch)
     return see_other(next_path or "/")
+
+
+def _retry_text(wait_s: int) -> str:
+    """ "Too many tries", in Russian, with when to try again (server time)."""
+    minutes = max(1, -(-wait_s // 60))
+    at = (utc_now() + dt.timedelta(seconds=wait_s)).astimezone(_MOSCOW).strftime("%H:%M")
+    return (
+        "Слишком много неудачных попыток входа. "
+        f"Попробуйте снова через {minutes} мин. (после {at} МСК)."
+    )
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
