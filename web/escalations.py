@@ -3,6 +3,10 @@
 Taking a case assigns it to the collector (``user:<id>``) and puts it in progress; only
 then does the account card show that collector the full phone numbers. Every action
 appends to the account's contact history; notes are appended to the case, never replaced.
+
+A scheduled callback (``case_callbacks``) brings the case back: once its time has come the
+case goes to the top of the queue (the most overdue first); until then it waits below the
+cases without one, since the debtor asked to be called later. Closing the case ends it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from storage.models import Account, ContactEvent, ContactKind, Phone, PhoneStatus, utc_now
+from storage.models.callbacks import CaseCallback
 from storage.models.campaigns import OPEN_CASE_STATUSES, EscalationCase, EscalationStatus
 from web.access import Principal
 from web.errors import BadInput, Conflict, NotFound
@@ -77,6 +82,8 @@ class CaseRow:
     opened_at: dt.datetime
     age_days: int
     notes: str
+    callback_at: dt.datetime | None = None
+    callback_due: bool = False
 
 
 def _visible(principal: Principal) -> sa.ColumnElement[bool]:
@@ -88,35 +95,58 @@ def _visible(principal: Principal) -> sa.ColumnElement[bool]:
 def list_queue(
     session: Session, principal: Principal, *, include_closed: bool = False, limit: int = 200
 ) -> list[CaseRow]:
-    """Open cases the principal may see: highest priority first, then the oldest."""
+    """Open cases the principal may see: callbacks due first (the most overdue first), then
+    by priority (highest first) and age (oldest first), callbacks not yet due last."""
+    now = utc_now()
+    due = CaseCallback.due_at
+    waiting = sa.case((due.is_(None), 1), (due <= now, 0), else_=2)
     query = (
-        sa.select(EscalationCase, Account.number, Account.address)
+        sa.select(EscalationCase, Account.number, Account.address, due)
         .join(Account, Account.id == EscalationCase.account_id)
+        .outerjoin(CaseCallback, CaseCallback.case_id == EscalationCase.id)
         .where(_visible(principal))
-        .order_by(EscalationCase.priority.desc(), EscalationCase.opened_at)
+        .order_by(
+            waiting,
+            sa.case((due <= now, due), else_=None),
+            EscalationCase.priority.desc(),
+            EscalationCase.opened_at,
+            EscalationCase.id,
+        )
         .limit(limit)
     )
     if not include_closed:
         query = query.where(EscalationCase.status.in_(OPEN_CASE_STATUSES))
-    now = utc_now()
     return [
-        CaseRow(
-            id=case.id,
-            account_id=case.account_id,
-            account_number=number,
-            address=address,
-            status=str(case.status),
-            reasons=list(case.reasons or []),
-            priority=case.priority,
-            debt=case.debt,
-            assignee=case.assignee,
-            mine=case.assignee == principal.actor,
-            opened_at=case.opened_at,
-            age_days=max(0, (now - case.opened_at).days),
-            notes=case.notes,
-        )
-        for case, number, address in session.execute(query)
+        _row(case, principal, number, address, callback_at, now)
+        for case, number, address, callback_at in session.execute(query)
     ]
+
+
+def _row(
+    case: EscalationCase,
+    principal: Principal,
+    number: str,
+    address: str,
+    callback_at: dt.datetime | None,
+    now: dt.datetime,
+) -> CaseRow:
+    return CaseRow(
+        id=case.id,
+        account_id=case.account_id,
+        account_number=number,
+        address=address,
+        status=str(case.status),
+        reasons=list(case.reasons or []),
+        priority=case.priority,
+        debt=case.debt,
+        assignee=case.assignee,
+        mine=case.assignee == principal.actor,
+        opened_at=case.opened_at,
+        age_days=max(0, (now - case.opened_at).days),
+        notes=case.notes,
+        callback_at=callback_at,
+        callback_due=callback_at is not None and callback_at <= now,
+    )
 
 
 def visible_case(session: Session, principal: Principal, case_id: int) -> EscalationCase:
@@ -131,20 +161,14 @@ def case_row(session: Session, principal: Principal, case_id: int) -> CaseRow:
     """One case as the queue shows it (the organisation is checked)."""
     case = visible_case(session, principal, case_id)
     account = session.get(Account, case.account_id)
-    return CaseRow(
-        id=case.id,
-        account_id=case.account_id,
-        account_number=account.number if account is not None else "",
-        address=account.address if account is not None else "",
-        status=str(case.status),
-        reasons=list(case.reasons or []),
-        priority=case.priority,
-        debt=case.debt,
-        assignee=case.assignee,
-        mine=case.assignee == principal.actor,
-        opened_at=case.opened_at,
-        age_days=max(0, (utc_now() - case.opened_at).days),
-        notes=case.notes,
+    callback = session.get(CaseCallback, case.id)
+    return _row(
+        case,
+        principal,
+        account.number if account is not None else "",
+        account.address if account is not None else "",
+        callback.due_at if callback is not None else None,
+        utc_now(),
     )
 
 
@@ -229,6 +253,7 @@ def resolve_case(
     now = utc_now()
     case.status = EscalationStatus.CLOSED
     case.closed_at = now
+    session.execute(sa.delete(CaseCallback).where(CaseCallback.case_id == case.id))
     case.updated_at = now
     _event(
         session,
@@ -243,14 +268,21 @@ def resolve_case(
 def schedule_callback(
     session: Session, principal: Principal, case_id: int, when: dt.datetime, note: str = ""
 ) -> None:
-    """Record when the collector will call back (on the case and in the history)."""
+    """Record when the collector will call back: the case comes back to the top of the
+    queue at that time (the latest time set wins); noted on the case and in the history."""
     if when.tzinfo is None:
         raise BadInput("callback_at: время с часовым поясом")
     case = _own_open(session, principal, case_id)
     text = _clean(note, "note")
     local = when.strftime("%d.%m.%Y %H:%M")
     _append_note(case, principal, f"Перезвонить {local}" + (f". {text}" if text else ""))
-    case.updated_at = utc_now()
+    now = utc_now()
+    callback = session.get(CaseCallback, case.id)
+    if callback is None:
+        session.add(CaseCallback(case_id=case.id, due_at=when, set_by=principal.actor, set_at=now))
+    else:
+        callback.due_at, callback.set_by, callback.set_at = when, principal.actor, now
+    case.updated_at = now
     _event(
         session,
         case,

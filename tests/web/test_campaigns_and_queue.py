@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.escalation import EscalationReason, escalate
-from storage.models import ContactEvent, Phone, PhoneStatus, utc_now
+from storage.models import Account, ContactEvent, Phone, PhoneStatus, utc_now
 from storage.models.campaigns import EscalationCase
 from storage.models.users import UserRole
 from tests.web.conftest import WebUser, WebWorld
@@ -156,3 +157,53 @@ async def test_collector_takes_resolves_and_sees_phones_only_while_working(
         f"/api/escalations/{case_id}/take", headers={"X-CSRF-Token": stranger.csrf}
     ) as response:
         assert response.status == 404
+
+
+async def test_a_due_callback_brings_the_case_to_the_top_of_the_queue(
+    make_user: MakeUser, web_world: WebWorld, session_factory: sessionmaker[Session]
+) -> None:
+    """Callbacks due first (highlighted), then priority and age, callbacks not yet due last."""
+    with session_factory.begin() as session:
+        case_ids = []
+        for k, priority in enumerate((50, 10, 10)):
+            account = Account(organisation_id=web_world.org_a, number=f"CB{k}-{web_world.org_a}")
+            session.add(account)
+            session.flush()
+            case = EscalationCase(organisation_id=web_world.org_a, account_id=account.id,
+                                  reasons=["callback_later"], priority=priority,
+                                  debt=Decimal("100.00"))  # fmt: skip
+            session.add(case)
+            session.flush()
+            case_ids.append(case.id)
+    important, later, soon = case_ids
+    user = await make_user()
+    assert await user.sign_in(web_world.logins[UserRole.COLLECTOR]) == 303
+    headers = {"X-CSRF-Token": user.csrf}
+    now = utc_now()
+    for case_id, when in (
+        (soon, now - dt.timedelta(minutes=5)),
+        (later, now + dt.timedelta(hours=3)),
+    ):
+        async with user.http.post(f"/api/escalations/{case_id}/take", headers=headers) as response:
+            assert response.status == 200
+        async with user.http.post(f"/api/escalations/{case_id}/callback", headers=headers,
+                                  json={"callback_at": when.isoformat()}) as response:  # fmt: skip
+            assert response.status == 200
+            assert (await response.json())["callback_due"] is (case_id == soon)
+    async with user.http.get("/api/escalations") as response:
+        queue = [c for c in await response.json() if c["id"] in case_ids]
+    assert [c["id"] for c in queue] == [soon, important, later]
+    assert [c["callback_due"] for c in queue] == [True, False, False]
+    assert queue[0]["callback_at"] is not None
+    assert queue[1]["callback_at"] is None
+    async with user.http.get("/escalations") as response:
+        html = await response.text()
+    assert html.count('class="callback-due"') == 1
+    assert html.index(f'href="/escalations/{soon}"') < html.index(
+        f'href="/escalations/{important}"'
+    )
+    # Closing the case ends its callback.
+    async with user.http.post(f"/api/escalations/{soon}/resolve", headers=headers,
+                              json={"resolution": "promise"}) as response:  # fmt: skip
+        assert response.status == 200
+        assert (await response.json())["callback_at"] is None

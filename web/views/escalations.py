@@ -179,6 +179,8 @@ _CASE = {
         "opened_at": {"type": "string"},
         "age_days": {"type": "integer"},
         "notes": {"type": "string"},
+        "callback_at": {"type": ["string", "null"], "description": "Перезвонить в (UTC)"},
+        "callback_due": {"type": "boolean", "description": "Время перезвонить пришло"},
     },
 }
 _BODIES: dict[str, dict[str, object] | None] = {
@@ -227,7 +229,7 @@ def register(table: RouteTable) -> None:
         "/api/escalations",
         queue_api,
         policy,
-        api=ApiDoc("listEscalations", "Очередь обращений: по приоритету и возрасту", "escalations",
+        api=ApiDoc("listEscalations", "Очередь обращений: сначала назначенные перезвоны, время которых пришло, затем по приоритету и возрасту", "escalations",
                    {"type": "array", "items": _CASE}, errors=(401, 403)),
     )  # fmt: skip
     case_param = Param("case_id", "path", {"type": "integer", "minimum": 1}, "Обращение")
