@@ -432,6 +432,8 @@ def follow_up(
         phone_id=phone_id if phone_id is not None else previous.phone_id,
         claims=0,
         created_at=due_at,
+        segment=previous.segment,
+        debtor_type=previous.debtor_type,
     )
 
 

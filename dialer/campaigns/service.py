@@ -147,8 +147,12 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
     """
     if campaign.status == CampaignStatus.STOPPED:
         raise CampaignStateError(f"кампания {campaign.name!r} остановлена; создайте новую")
+    # Each attempt keeps the account's segment and debtor type of today (reports group by it).
     debtors = select_debtors(
-        campaign.organisation_id, AccountFilter.from_json(campaign.account_filter)
+        campaign.organisation_id,
+        AccountFilter.from_json(campaign.account_filter),
+        as_of=now.date(),
+        with_segments=True,
     ).subquery()
     seen = sa.func.coalesce(sa.select(sa.func.max(Payment.id)).scalar_subquery(), 0)
     first_phone = (
@@ -166,7 +170,7 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
     )
     columns = ["campaign_id", "account_id", "purpose", "script", "status", "number", "tries",
                "due_at", "debt_snapshot", "debt_as_of", "payments_seen_id", "time_zone",
-               "phone_id", "claims", "reason", "created_at"]  # fmt: skip
+               "phone_id", "claims", "reason", "created_at", "segment", "debtor_type"]  # fmt: skip
     when = sa.literal(now, type_=Attempt.due_at.type)
 
     def source(
@@ -176,7 +180,7 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
             sa.literal(campaign.id), debtors.c.id, sa.literal(AttemptPurpose.REMINDER.value),
             sa.literal(campaign.script), sa.literal(status.value), sa.literal(1), sa.literal(0),
             when, debtors.c.debt, when, seen, debtors.c.time_zone, first_phone, sa.literal(0),
-            sa.literal(reason, type_=sa.String()), when,
+            sa.literal(reason, type_=sa.String()), when, debtors.c.segment, debtors.c.debtor_type,
         ).where(~here_already, *where)  # fmt: skip
 
     held = _rowcount(

@@ -45,7 +45,10 @@ def _hours(value: str | None) -> tuple[dt.time | None, dt.time | None]:
 def _factory(settings: Settings) -> sessionmaker[Session]:
     from storage.database import make_engine, make_session_factory
 
-    return make_session_factory(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    # Closed with the command: a pooled connection left to the garbage collector warns.
+    click.get_current_context().call_on_close(engine.dispose)
+    return make_session_factory(engine)
 
 
 def _fail(err: Exception) -> click.ClickException:
@@ -84,6 +87,20 @@ def campaign() -> None:
     help="Только этот дом (id); можно несколько.",
 )
 @click.option("--service", default=None, help="Только долг по этой услуге.")
+@click.option(
+    "--segment",
+    "segments",
+    type=click.Choice(["green", "yellow", "red"]),
+    multiple=True,
+    help="Только этот сегмент (по чертам организации); можно несколько.",
+)
+@click.option(
+    "--debtor-type",
+    "debtor_types",
+    type=click.Choice(["first_time", "holiday_gap", "single_service", "chronic", "other"]),
+    multiple=True,
+    help="Только этот тип должника; можно несколько.",
+)
 @click.option("--max-concurrent", type=int, default=8, help="Одновременных звонков не больше.")
 @click.option("--per-minute", type=int, default=30, help="Новых звонков в минуту не больше.")
 @click.option("--max-attempts", type=int, default=5, help="Попыток дозвона подряд не больше.")
@@ -100,12 +117,14 @@ def campaign() -> None:
 def create(
     settings: Settings, name: str, organisation: str, script: str, starts: dt.datetime | None,
     ends: dt.datetime | None, hours: str | None, thanks_script: str | None, min_debt: str,
-    min_months: int, buildings: tuple[int, ...], service: str | None, max_concurrent: int,
+    min_months: int, buildings: tuple[int, ...], service: str | None, segments: tuple[str, ...],
+    debtor_types: tuple[str, ...], max_concurrent: int,
     per_minute: int, max_attempts: int, retry_minutes: int, rereminder_days: int,
 ) -> None:  # fmt: skip
     from dialer.campaigns.errors import CampaignError
     from dialer.campaigns.filters import AccountFilter
     from dialer.campaigns.service import CampaignSpec, create_campaign
+    from dialer.segments import DebtorType, Segment
 
     daily_start, daily_end = _hours(hours)
     try:
@@ -116,7 +135,8 @@ def create(
             thanks_script=thanks_script,
             account_filter=AccountFilter(
                 building_ids=buildings, service=service, min_debt=Decimal(min_debt),
-                min_months_overdue=min_months,
+                min_months_overdue=min_months, segments=tuple(Segment(v) for v in segments),
+                debtor_types=tuple(DebtorType(v) for v in debtor_types),
             ),
             max_concurrent_calls=max_concurrent, max_new_per_minute=per_minute,
             max_attempts=max_attempts, retry_no_answer_min=retry_minutes,

@@ -203,6 +203,10 @@ class Attempt(Base):
     reason: Mapped[str | None] = mapped_column(sa.String(64))  # why cancelled or deferred
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The account's segment and debtor type (dialer.segments) when the campaign queued it;
+    # follow-ups of a chain keep the first one's. Reports group by them (migration 0006).
+    segment: Mapped[str | None] = mapped_column(sa.String(16))
+    debtor_type: Mapped[str | None] = mapped_column(sa.String(16))
     # Denormalised for the plan, kept current by database triggers (migration 0003), so
     # every writer keeps them right, ours or not:
     # ``recheck`` is set once something may stop the call that the plan cannot read from
