@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from dialer.campaigns.errors import CampaignError
+from dialer.campaigns.errors import CampaignConfigError, CampaignError
 from dialer.campaigns.filters import AccountFilter
 from dialer.campaigns.service import (
     CampaignSpec,
@@ -98,6 +98,14 @@ def parse_campaign_form(data: Mapping[str, object], *, today: dt.date) -> Campai
     months = _int(data, "min_months_overdue", 1, 1, 120)
     building = _int(data, "building_id", 0, 0, 2**31 - 1)
     service = _text(data, "service", "", 100)
+    choice = {
+        "segments": _text(data, "segment", "", 16),
+        "debtor_types": _text(data, "debtor_type", "", 16),
+    }
+    try:  # one of each at most ("" = any); the filter names a bad value
+        chosen = AccountFilter.from_json({k: [v] for k, v in choice.items() if v})
+    except CampaignConfigError as err:
+        raise BadInput(str(err)) from err
     return CampaignForm(
         organisation_id=organisation_id,
         name=name,
@@ -108,6 +116,8 @@ def parse_campaign_form(data: Mapping[str, object], *, today: dt.date) -> Campai
             service=service or None,
             min_debt=min_debt.quantize(Decimal("0.01")),
             min_months_overdue=months,
+            segments=chosen.segments,
+            debtor_types=chosen.debtor_types,
         ),
     )
 
@@ -348,6 +358,11 @@ _CAMPAIGN_BODY = {
         "min_months_overdue": {"type": "integer", "minimum": 1, "maximum": 120},
         "building_id": {"type": "integer", "minimum": 0},
         "service": {"type": "string", "maxLength": 100},
+        "segment": {"type": "string", "enum": ["", "green", "yellow", "red"]},
+        "debtor_type": {
+            "type": "string",
+            "enum": ["", "first_time", "holiday_gap", "single_service", "chronic", "other"],
+        },
     },
 }
 _PROGRESS = {

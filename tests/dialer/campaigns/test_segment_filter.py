@@ -33,6 +33,9 @@ from storage.models import Account, Organisation, Phone
 from storage.models.campaigns import Attempt, AttemptPurpose, Campaign
 from storage.models.ledger import DebtLine
 from tests.dialer.campaigns.builders import Book, started_campaign
+from web.campaigns import preview_campaign
+from web.errors import BadInput
+from web.views.campaigns import parse_campaign_form
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 SERVICES = ("Отопление", "Содержание жилья", "Вода")
@@ -313,3 +316,24 @@ def test_cli_creates_a_campaign_over_segments(database_url: str, unique_name: st
     wrong = CliRunner().invoke(cli, [*base, "--segment", "purple"])
     assert wrong.exit_code == 2
     assert "--segment" in wrong.output
+
+
+def test_the_web_preview_counts_only_the_chosen_segment(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    book = _mixed_book(session_factory, unique_name)
+    form = parse_campaign_form(
+        {"organisation_id": str(book.organisation_id), "name": "n", "segment": "red",
+         "debtor_type": "chronic", "min_debt": "0.01"},
+        today=NOW.date(),
+    )  # fmt: skip
+    assert form.account_filter.segments == (Segment.RED,)
+    assert form.account_filter.debtor_types == (DebtorType.CHRONIC,)
+    with session_factory() as session:
+        preview = preview_campaign(session, book.organisation_id, form.account_filter)
+        everyone = preview_campaign(session, book.organisation_id, AccountFilter())
+    assert (preview.accounts, everyone.accounts) == (1, 4)
+    with pytest.raises(BadInput, match="segments: 'blue'"):
+        parse_campaign_form(
+            {"organisation_id": "1", "name": "n", "segment": "blue"}, today=NOW.date()
+        )
