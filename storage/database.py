@@ -63,7 +63,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url`` (``sqlite:///path`` or ``postgresql://…``).
 
     SQLite: WAL, foreign keys on, a 30 s busy timeout, ``BEGIN IMMEDIATE`` transactions;
-    the file's directory is created if missing. PostgreSQL: psycopg 3, pre-ping.
+    the file's directory is created if missing. PostgreSQL: psycopg 3, pre-ping, no JIT.
     """
     parsed = _normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -78,7 +78,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    # JIT off: our statements are short OLTP and index-driven, and PostgreSQL's JIT spent
+    # 0.66 s compiling the campaign plan's one-second query (measured, 1,000,000 attempts).
+    return create_engine(
+        parsed, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"}
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -88,8 +88,29 @@ class _ZoneFacts:
     month: sa.ColumnElement[dt.date]
 
 
+def _status_in(statuses: Iterable[str]) -> sa.ColumnElement[bool]:
+    """``status IN ('a', 'b')`` with the values written into the SQL, not bound.
+
+    SQLite uses a partial index only when it can prove the query's WHERE implies the
+    index's, and a bound parameter proves nothing; the statuses are our own constants.
+    """
+    return Attempt.status.in_([sa.literal_column(f"'{AttemptStatus(s).value}'") for s in statuses])
+
+
+def _open_attempts(campaign: Campaign, recheck_only: bool) -> sa.ColumnElement[bool]:
+    """The rows being classified: the campaign's open attempts, or the marked ones only
+    (a range of ``ix_attempts_plan``, not a scan of the campaign)."""
+    where = sa.and_(Attempt.campaign_id == campaign.id, _status_in(OPEN_ATTEMPT_STATUSES))
+    # ``== true`` (not ``IS 1``): spelled as the partial index ix_attempts_recheck is.
+    return sa.and_(Attempt.recheck == sa.true(), where) if recheck_only else where
+
+
 def _zone_facts(
-    session: Session, campaign: Campaign, now: dt.datetime, calendar: ProductionCalendar
+    session: Session,
+    campaign: Campaign,
+    now: dt.datetime,
+    calendar: ProductionCalendar,
+    rows: sa.ColumnElement[bool],
 ) -> _ZoneFacts:
     """Zone-dependent facts as ``CASE attempts.time_zone …`` expressions.
 
@@ -98,11 +119,7 @@ def _zone_facts(
     """
     rules = load_organisation_rules(session, campaign.organisation_id, calendar).calls
     rules = rules.for_campaign(campaign.daily_start, campaign.daily_end)
-    names = session.scalars(
-        sa.select(Attempt.time_zone)
-        .where(Attempt.campaign_id == campaign.id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
-        .distinct()
-    ).all()
+    names = session.scalars(sa.select(Attempt.time_zone).where(rows).distinct()).all()
     callable_now: dict[str, int] = {}
     in_schedule: dict[str, int] = {}
     days: dict[str, dt.date] = {}
@@ -144,6 +161,20 @@ def _zone_facts(
     )
 
 
+class _LedgerCopy:
+    """The attempt's copy of its ledger row, under the ledger's column names."""
+
+    day = Attempt.ledger_day
+    week = Attempt.ledger_week
+    month = Attempt.ledger_month
+    day_conversations = Attempt.ledger_day_conversations
+    day_messages = Attempt.ledger_day_messages
+    week_conversations = Attempt.ledger_week_conversations
+    week_messages = Attempt.ledger_week_messages
+    month_conversations = Attempt.ledger_month_conversations
+    month_messages = Attempt.ledger_month_messages
+
+
 def _classified(
     session: Session,
     campaign: Campaign,
@@ -154,17 +185,16 @@ def _classified(
 ) -> tuple[sa.Subquery, int]:
     """A subquery ``(attempt_id, account_id, due_at, reason)`` over the open attempts.
 
-    Exact: reads the live stop flags, phones, payments and ledger row by row. The plan
-    uses it for the attempts marked ``recheck`` only; the full listing for all.
+    Exact: reads the live stop flags, phones, payments and ledger row by row (the ledger
+    through the attempt's own copy, which triggers keep equal to it in the same
+    transaction). The plan uses it for the attempts marked ``recheck`` only; the full
+    listing for all. Index lookups per row, no joins: PostgreSQL hash-joined the phones and
+    ledger tables whole (0.6 s of 1 s at a million accounts) to classify 30,000 rows.
     """
     caps = load_organisation_rules(session, campaign.organisation_id, calendar).calls.caps
-    zones = _zone_facts(session, campaign, now, calendar)
-    ledger, phone = ContactLedger, aliased(Phone, name="attempt_phone")
-    min_seen = session.scalar(
-        sa.select(sa.func.min(Attempt.payments_seen_id)).where(
-            Attempt.campaign_id == campaign.id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES)
-        )
-    )
+    rows = _open_attempts(campaign, recheck_only)
+    zones = _zone_facts(session, campaign, now, calendar, rows)
+    min_seen = session.scalar(sa.select(sa.func.min(Attempt.payments_seen_id)).where(rows))
     recent_payers = (
         sa.select(Payment.account_id).where(Payment.id > (min_seen or 0)).distinct().subquery()
     )
@@ -176,9 +206,17 @@ def _classified(
     stopped = Attempt.account_id.in_(
         sa.select(StopFlagRecord.account_id).where(StopFlagRecord.lifted_at.is_(None))
     )
+    # As the claim decides: no phone when the account has no callable one (the attempt's
+    # own phone is one of the account's).
     any_ok_phone = sa.exists().where(
         Phone.account_id == Attempt.account_id, Phone.status == PhoneStatus.OK
     )
+    in_use_elsewhere = sa.exists().where(
+        ContactLedger.account_id == Attempt.account_id,
+        ContactLedger.active_attempt_id.is_not(None),
+        ContactLedger.active_attempt_id != Attempt.id,
+    )
+    ledger = _LedgerCopy
     conv, msg = caps.conversation, caps.message
     zero = sa.literal_column("0", sa.Integer)
     capped = sa.or_(
@@ -207,10 +245,7 @@ def _classified(
         (zones.in_schedule == 0, LeftOut.OUTSIDE_SCHEDULE.value),
         (Attempt.due_at > now, LeftOut.NOT_DUE.value),
         (stopped, LeftOut.STOP_FLAG.value),
-        (
-            sa.and_(sa.func.coalesce(phone.status, "") != PhoneStatus.OK.value, ~any_ok_phone),
-            LeftOut.NO_PHONE.value,
-        ),
+        (~any_ok_phone, LeftOut.NO_PHONE.value),
         (
             sa.and_(
                 recent_payers.c.account_id.is_not(None),
@@ -224,10 +259,7 @@ def _classified(
             LeftOut.PAID.value,
         ),
         (zones.callable == 0, LeftOut.HOURS.value),
-        (
-            sa.and_(ledger.active_attempt_id.is_not(None), ledger.active_attempt_id != Attempt.id),
-            LeftOut.ALREADY_ACTIVE.value,
-        ),
+        (in_use_elsewhere, LeftOut.ALREADY_ACTIVE.value),
         (capped, LeftOut.CAP.value),
         else_=CLAIMABLE,
     )
@@ -238,13 +270,9 @@ def _classified(
             Attempt.due_at.label("due_at"),
             reason.label("reason"),
         )
-        .outerjoin(ledger, ledger.account_id == Attempt.account_id)
-        .outerjoin(phone, phone.id == Attempt.phone_id)
         .outerjoin(recent_payers, recent_payers.c.account_id == Attempt.account_id)
-        .where(Attempt.campaign_id == campaign.id, Attempt.status.in_(OPEN_ATTEMPT_STATUSES))
+        .where(rows)
     )
-    if recheck_only:
-        query = query.where(Attempt.recheck.is_(True))
     slots = max(0, campaign_free_slots(session, campaign, now)) if active else 0
     return query.subquery("planned"), slots
 
@@ -264,9 +292,10 @@ def _finished(campaign: Campaign) -> sa.Select[int, int, str]:
         # An account with no open attempt here has only finished ones: read just those.
         .where(
             Attempt.campaign_id == campaign.id,
-            Attempt.status.in_((AttemptStatus.DONE.value, AttemptStatus.CANCELLED.value)),
+            _status_in((AttemptStatus.DONE, AttemptStatus.CANCELLED)),
             ~open_here,
         )
+        # The partial index ix_attempts_finished holds just these rows in this order.
         .group_by(Attempt.account_id)
         .subquery()
     )
@@ -430,21 +459,29 @@ def plan_campaign(
     rules = rules.for_campaign(campaign.daily_start, campaign.daily_end)
     counts, zones = _fast_counts(session, campaign, now, rules)
     planned, slots = _classified(session, campaign, now, calendar, recheck_only=True)
+    exact_counts: Counter[str] = Counter()
     for reason, count in session.execute(
         sa.select(planned.c.reason, sa.func.count()).group_by(planned.c.reason)
     ):
-        counts[str(reason)] += int(count)
+        exact_counts[str(reason)] += int(count)
     for _account, _attempt, reason in session.execute(_finished(campaign)):
         counts[str(reason)] += 1
-    exact = [
-        (int(a), int(b), c)
-        for a, b, c in session.execute(
-            sa.select(planned.c.attempt_id, planned.c.account_id, planned.c.due_at)
-            .where(planned.c.reason == CLAIMABLE)
-            .order_by(planned.c.due_at, planned.c.attempt_id)
-            .limit(slots)
-        )
-    ]
+    # The exact classification is the plan's costly part: run it a second time (for the
+    # claims' order) only when one of the marked attempts can be claimed at all.
+    exact = (
+        [
+            (int(a), int(b), c)
+            for a, b, c in session.execute(
+                sa.select(planned.c.attempt_id, planned.c.account_id, planned.c.due_at)
+                .where(planned.c.reason == CLAIMABLE)
+                .order_by(planned.c.due_at, planned.c.attempt_id)
+                .limit(slots)
+            )
+        ]
+        if exact_counts[CLAIMABLE] and slots
+        else []
+    )
+    counts.update(exact_counts)
     fast = _fast_claims(session, campaign, now, rules, zones, slots) if counts[CLAIMABLE] else []
     merged = sorted([*fast, *exact], key=lambda r: (_utc(r[2]), r[0]))[:slots]
     claims = tuple(PlannedClaim(a, b, c) for a, b, c in merged)

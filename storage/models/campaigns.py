@@ -161,6 +161,24 @@ class Attempt(Base):
             "due_at",
         ),  # fmt: skip
         sa.Index("ix_attempts_campaign_claimed_at", "campaign_id", "claimed_at"),
+        # The plan's small ranges: the marked open attempts and the finished ones (partial
+        # indexes, so SQLite's planner knows how few they are; migration 0007).
+        sa.Index(
+            "ix_attempts_recheck",
+            "campaign_id",
+            "time_zone",
+            "payments_seen_id",
+            sqlite_where=sa.text("recheck = 1 AND status IN ('pending', 'claimed')"),
+            postgresql_where=sa.text("recheck = true AND status IN ('pending', 'claimed')"),
+        ),
+        sa.Index(
+            "ix_attempts_finished",
+            "campaign_id",
+            "account_id",
+            "id",
+            sqlite_where=sa.text("status IN ('done', 'cancelled')"),
+            postgresql_where=sa.text("status IN ('done', 'cancelled')"),
+        ),
         # One open attempt per account, whatever the campaign (de-duplication).
         sa.Index(
             "uq_attempts_open_account",
