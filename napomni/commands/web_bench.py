@@ -95,6 +95,13 @@ def _build(factory: sessionmaker[Session], dialect: str, calls: int, name: str) 
             "debt, peni, updated_at) SELECT :org, id, 'ЖКУ', :period, 5000, 5000 - id % 5000, "
             "id % 5000, 0, :now FROM accounts WHERE organisation_id = :org"),
             {**p, "period": dt.date(2026, 10, 1)})  # fmt: skip
+        # Two more services on some accounts, so reasons by service have several rows.
+        for service, every in (("Отопление", 3), ("Водоснабжение", 4)):
+            session.execute(sa.text(
+                "INSERT INTO debt_lines (organisation_id, account_id, service, period, charged, "
+                "paid, debt, peni, updated_at) SELECT :org, id, :service, :period, 900, 0, 900, 0, "
+                ":now FROM accounts WHERE organisation_id = :org AND id % :every = 0"),
+                {**p, "period": dt.date(2026, 10, 1), "service": service, "every": every})  # fmt: skip
         session.execute(sa.text(
             f"INSERT INTO payments (organisation_id, account_id, paid_on, amount, channel, document, "
             f"created_at) SELECT :org, a.id, {paid_on}, 1500, 'bank', 'W' || a.id, :now "
@@ -299,6 +306,8 @@ def bench_web(
             f"/api/reports/funnel?{period}",
             f"/api/reports/promises?{period}",
             f"/api/reports/paid_after?{period}",
+            f"/api/reports/reasons?{period}&by=service",
+            f"/api/reports/robot_vs_human?{period}",
             "/transparency?months=12",
         ]
         with ThreadedServer(config) as server:

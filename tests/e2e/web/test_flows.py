@@ -119,8 +119,12 @@ def test_manager_opens_a_report_and_exports_it(
     text = path.read_bytes().decode("cp1251")
     header = next(csv.reader(io.StringIO(text), delimiter=";"))
     assert header[:3] == ["Месяц", "Набрано", "Ответили"]
+    expect(
+        page.locator("#reasons-by-service").get_by_role("cell", name="Отопление")
+    ).to_be_visible()
+    expect(page.locator("#robot-vs-human").get_by_role("cell", name="робот")).to_be_visible()
     with page.expect_download() as xlsx_info:
-        page.locator("a[href^='/reports/reasons.xlsx']").click()
+        page.locator("a[href^='/reports/reasons.xlsx'][href$='by=service']").click()
     assert xlsx_info.value.path().read_bytes()[:2] == b"PK"  # a zip: the XLSX container
     page.get_by_role("link", name="Прозрачность").click()
     page.get_by_label("Месяцев").fill("24")
