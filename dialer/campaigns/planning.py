@@ -30,7 +30,7 @@ from dialer.compliance import (
     blocking_cap,
     is_callable_at,
 )
-from storage.models import Phone, PhoneStatus
+from storage.models import Account, Phone, PhoneStatus
 from storage.models.campaigns import (
     OPEN_ATTEMPT_STATUSES,
     PLAN_LEDGER_COLUMNS,
@@ -211,8 +211,15 @@ def _classified(
     any_ok_phone = sa.exists().where(
         Phone.account_id == Attempt.account_id, Phone.status == PhoneStatus.OK
     )
+    # The person's ledger: shared by all accounts of one debtor (storage.debtors).
+    person = (
+        sa.select(sa.func.coalesce(Account.ledger_account_id, Account.id))
+        .where(Account.id == Attempt.account_id)
+        .correlate(Attempt)  # two levels down: auto-correlation would not reach it
+        .scalar_subquery()
+    )
     in_use_elsewhere = sa.exists().where(
-        ContactLedger.account_id == Attempt.account_id,
+        ContactLedger.account_id == person,
         ContactLedger.active_attempt_id.is_not(None),
         ContactLedger.active_attempt_id != Attempt.id,
     )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dialer.campaigns.errors import CampaignConfigError, CampaignNotFound, CampaignStateError
 from dialer.campaigns.filters import AccountFilter, select_debtors
 from dialer.campaigns.queue import ensure_ledgers
+from storage.debtors import link_debtors
 from storage.models import Organisation, Phone, PhoneStatus
 from storage.models.campaigns import (
     OPEN_ATTEMPT_STATUSES,
@@ -147,6 +148,8 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
     """
     if campaign.status == CampaignStatus.STOPPED:
         raise CampaignStateError(f"кампания {campaign.name!r} остановлена; создайте новую")
+    # One ledger per person: link accounts of the same debtor before their attempts copy it.
+    link_debtors(session, campaign.organisation_id)
     # Each attempt keeps the account's segment and debtor type of today (reports group by it).
     debtors = select_debtors(
         campaign.organisation_id,

@@ -369,10 +369,13 @@ class StopFlagRecord(Base):
 
 
 class ContactLedger(Base):
-    """Contacts with one account's debtor in the current local day, week and month.
+    """Contacts with one person in the current local day, week and month.
 
-    A bucket whose period start is not the current one reads as zero (see
-    ``dialer.compliance.LedgerState``). ``active_attempt_id`` marks the one call in flight.
+    Keyed by the person's first account: accounts linked to it by
+    ``accounts.ledger_account_id`` share this row, whatever the campaign. A bucket whose
+    period start is not the current one reads as zero (see
+    ``dialer.compliance.LedgerState``). ``active_attempt_id`` marks the one call in flight
+    to the person.
     """
 
     __tablename__ = "contact_ledger"

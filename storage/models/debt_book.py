@@ -82,6 +82,13 @@ class Account(Base):
     area_m2: Mapped[Decimal | None] = mapped_column(sa.Numeric(10, 2, asdecimal=True))
     # IANA zone of the address: calls are allowed by the debtor's local time, not ours.
     time_zone: Mapped[str] = mapped_column(sa.String(64), default=DEFAULT_TIME_ZONE)
+    # The first account of the same person (same СНИЛС, ИНН, passport, or name and birth
+    # date) in this organisation, whose contact ledger this account shares: 230-ФЗ counts
+    # contacts per person, not per flat. NULL: the account keeps its own ledger. Set by
+    # storage.debtors.link_debtors (migration 0009).
+    ledger_account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("accounts.id"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
 
