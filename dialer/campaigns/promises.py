@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from dialer.campaigns.policies import load_organisation_rules
 from dialer.campaigns.queue import follow_up
 from dialer.compliance import ProductionCalendar
 from dialer.escalation import EscalationReason, escalate
+from storage.models import DEFAULT_TIME_ZONE, Account
 from storage.models.campaigns import (
     OPEN_ATTEMPT_STATUSES,
     Attempt,
@@ -28,7 +30,7 @@ from storage.models.campaigns import (
 )
 from storage.models.ledger import Payment
 
-__all__ = ["PromiseDecisions", "decide_promises"]
+__all__ = ["PromiseDecisions", "decide_promises", "local_zone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +46,36 @@ class PromiseDecisions:
 def decide_promises(
     session: Session,
     *,
-    today: dt.date,
     now: dt.datetime,
     calendar: ProductionCalendar,
     grace_days: int = 3,
+    organisation_id: int | None = None,
 ) -> PromiseDecisions:
-    """Decide every open promise; idempotent (a decided promise is never decided again)."""
+    """Decide every open promise; idempotent (a decided promise is never decided again).
+
+    Each promise is judged on the date of its account's time zone at ``now``: at one moment
+    Vladivostok may be a day ahead of Kaliningrad, and a promise "by the 25th" is broken
+    only once the 25th (plus the grace days) is over where the debtor lives.
+    ``organisation_id`` limits the run to one organisation's accounts.
+    """
     kept = broken = calls = escalated = 0
-    promises = session.scalars(
-        sa.select(Promise)
+    query = (
+        sa.select(Promise, Account.time_zone)
+        .join(Account, Account.id == Promise.account_id)
         .where(Promise.status == PromiseStatus.MADE)
-        .order_by(Promise.id)
-        .with_for_update(skip_locked=True)
+    )
+    if organisation_id is not None:
+        query = query.where(Account.organisation_id == organisation_id)
+    promises = session.execute(
+        query.order_by(Promise.id).with_for_update(skip_locked=True, of=Promise)
     ).all()
-    for promise in promises:
+    for promise, time_zone in promises:
+        zone = local_zone(time_zone)
+        today = now.astimezone(zone).date()
         paid = session.scalar(
             sa.select(sa.func.sum(Payment.amount)).where(
                 Payment.account_id == promise.account_id,
-                Payment.paid_on >= promise.made_at.date(),
+                Payment.paid_on >= promise.made_at.astimezone(zone).date(),
                 Payment.paid_on <= today,
             )
         )
@@ -80,6 +94,14 @@ def decide_promises(
         elif _escalate_broken(session, promise, now, calendar):
             escalated += 1
     return PromiseDecisions(kept, broken, calls, escalated)
+
+
+def local_zone(name: str) -> ZoneInfo:
+    """The account's zone; an unknown name reads as Moscow (the debt book's default)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 def _source_attempt(session: Session, promise: Promise) -> Attempt | None:

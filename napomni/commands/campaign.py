@@ -284,11 +284,12 @@ def plan(settings: Settings, key: str, now_text: str | None, as_json: bool) -> N
     help="Раз в день: решить обещания (выполнено / нарушено); нарушенное — звонок broken_promise один раз, затем взыскателю.",
 )
 @click.option(
-    "--today",
-    type=click.DateTime(["%Y-%m-%d"]),
+    "--now",
+    "now_text",
     default=None,
-    help="Дата решения (по умолчанию сегодня).",
+    help="Момент ISO 8601 с поясом (по умолчанию сейчас); дата — местная для каждого ЛС.",
 )
+@click.option("--organisation", "-o", default=None, help="Только обещания ЛС этой организации.")
 @click.option(
     "--grace-days",
     type=click.IntRange(0, 60),
@@ -297,15 +298,27 @@ def plan(settings: Settings, key: str, now_text: str | None, as_json: bool) -> N
     help="Дней ожидания оплаты после обещанной даты.",
 )
 @click.pass_obj
-def decide(settings: Settings, today: dt.datetime | None, grace_days: int) -> None:
+def decide(
+    settings: Settings, now_text: str | None, organisation: str | None, grace_days: int
+) -> None:
+    import sqlalchemy as sa
+
     from dialer.campaigns.promises import decide_promises
     from dialer.compliance import ProductionCalendar
+    from storage.models import Organisation
 
-    now = _now(None)
+    now = _now(now_text)
     with _factory(settings).begin() as session:
+        organisation_id = None
+        if organisation is not None:
+            organisation_id = session.scalar(
+                sa.select(Organisation.id).where(Organisation.name == organisation)
+            )
+            if organisation_id is None:
+                raise click.ClickException(f"организация {organisation!r} не найдена")
         result = decide_promises(
-            session, today=today.date() if today else now.date(), now=now,
-            calendar=ProductionCalendar(), grace_days=grace_days,
+            session, now=now, calendar=ProductionCalendar(), grace_days=grace_days,
+            organisation_id=organisation_id,
         )  # fmt: skip
     click.echo(
         f"Обещания: выполнено {result.kept}, нарушено {result.broken}; звонков broken_promise "

@@ -46,11 +46,18 @@ def test_a_broken_promise_calls_once_then_escalates(
     )
     account = _call(session_factory, campaign, NOON, promise)
     with session_factory.begin() as session:
-        early = decide_promises(session, today=dt.date(2026, 11, 27), now=NOON, calendar=CALENDAR)
+        early = decide_promises(
+            session,
+            now=NOON + dt.timedelta(days=4),
+            calendar=CALENDAR,
+            organisation_id=book.organisation_id,
+        )
         assert (early.kept, early.broken) == (0, 0)  # within the grace days
     later = NOON + dt.timedelta(days=6)
     with session_factory.begin() as session:
-        first = decide_promises(session, today=later.date(), now=later, calendar=CALENDAR)
+        first = decide_promises(
+            session, now=later, calendar=CALENDAR, organisation_id=book.organisation_id
+        )
     assert (first.broken, first.broken_promise_calls, first.escalated) == (1, 1, 0)
     with session_factory() as session:
         queued = session.scalars(
@@ -66,8 +73,12 @@ def test_a_broken_promise_calls_once_then_escalates(
     )
     end = later + dt.timedelta(days=10)
     with session_factory.begin() as session:
-        second = decide_promises(session, today=end.date(), now=end, calendar=CALENDAR)
-        again = decide_promises(session, today=end.date(), now=end, calendar=CALENDAR)
+        second = decide_promises(
+            session, now=end, calendar=CALENDAR, organisation_id=book.organisation_id
+        )
+        again = decide_promises(
+            session, now=end, calendar=CALENDAR, organisation_id=book.organisation_id
+        )
     assert (second.broken, second.broken_promise_calls, second.escalated) == (1, 0, 1)
     assert again.broken == 0  # decided once
     with session_factory() as session:
@@ -100,7 +111,12 @@ def test_a_kept_promise_is_decided_kept(
             )
         )
     with session_factory.begin() as session:
-        result = decide_promises(session, today=dt.date(2026, 11, 28), now=NOON, calendar=CALENDAR)
+        result = decide_promises(
+            session,
+            now=NOON + dt.timedelta(days=5),
+            calendar=CALENDAR,
+            organisation_id=book.organisation_id,
+        )
     assert result.kept >= 1
     with session_factory() as session:
         assert (
