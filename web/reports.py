@@ -62,8 +62,19 @@ REASON_GROUPINGS = {
     "building": "Дом",
     "month": "Месяц",
     "service": "Услуга с долгом на момент звонка",
+    "segment": "Сегмент (черта)",
+    "debtor_type": "Тип должника",
 }
 NO_SERVICE_DEBT = "без долга по услугам"
+# Labels of the snapshot groups, in the order the report lists them ("" = not known:
+# a call without an attempt, or an attempt queued before segments were recorded).
+GROUP_TITLES: dict[str, dict[str, str]] = {
+    "segment": {"green": "зелёный", "yellow": "за жёлтой чертой", "red": "за красной чертой",
+                "clear": "без долга", "": "не определён"},
+    "debtor_type": {"first_time": "впервые", "holiday_gap": "летний пропуск",
+                    "single_service": "одна услуга", "chronic": "хронический", "other": "другое",
+                    "": "не определён"},
+}  # fmt: skip
 ZERO = Decimal("0.00")
 
 
@@ -126,13 +137,14 @@ class ReasonRow:
 def reasons(
     session: Session, principal: Principal, period: ReportPeriod, by: str = "building"
 ) -> list[ReasonRow]:
-    """Reasons for non-payment heard in answered calls, grouped ``by`` building, month or
-    service (:data:`REASON_GROUPINGS`).
+    """Reasons for non-payment heard in answered calls, grouped ``by`` building, month,
+    service, segment or debtor type (:data:`REASON_GROUPINGS`).
 
     A call counts once per reason however many turns carried it. Read from the summaries
     (kept exact by triggers), so the cost is days × groups, not calls. By service, a call
     counts under every service its account owed when it was made
-    (:class:`~storage.models.reports.CallGroup`), so rows may add up to more than the calls.
+    (:class:`~storage.models.reports.CallGroup`), so rows may add up to more than the calls;
+    by segment and debtor type, under its attempt's snapshot (one row per call).
     """
     if by in ("building", "month"):
         return _reasons_by_call_day(session, principal, period, by)
@@ -147,7 +159,16 @@ def reasons(
         .having(sa.func.sum(group.answered) > 0)
         .order_by(group.label)
     ).all()
-    return [_reason_row(str(row[0]) or NO_SERVICE_DEBT, row) for row in rows]
+    titles = GROUP_TITLES.get(by)
+    if titles is None:
+        return [_reason_row(str(row[0]) or NO_SERVICE_DEBT, row) for row in rows]
+    order = list(titles)
+    known = sorted(
+        (row for row in rows if str(row[0]) in titles), key=lambda r: order.index(str(r[0]))
+    )
+    # A value a later version of the campaigns part adds is shown as it is stored.
+    other = [row for row in rows if str(row[0]) not in titles]
+    return [_reason_row(titles.get(str(row[0]), str(row[0])), row) for row in [*known, *other]]
 
 
 def _reason_row(key: str, row: Sequence[Any]) -> ReasonRow:

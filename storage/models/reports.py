@@ -95,8 +95,10 @@ class CallGroup(Base):
 
     ``dimension`` ``service``: one row per service the account owed when the call row was
     written (its debt lines with ``debt > 0`` at that moment), or one row with an empty
-    ``label`` when it owed none. A trigger of migration ``0005_reports_by_service`` writes
-    them on the call's insert, whoever stores the call; later debt changes leave them.
+    ``label`` when it owed none. ``segment`` and ``debtor_type``: the call's attempt's
+    snapshot (``attempts.segment`` / ``debtor_type``, taken when the campaign queued it),
+    empty when unknown. Triggers of migration ``0005_reports_by_service`` write them on the
+    call's insert, whoever stores the call; later debt changes leave them.
     """
 
     __tablename__ = "call_groups"

@@ -103,6 +103,12 @@ async def test_reasons_by_service_and_robot_vs_human(
     # The account owed only for heating (October) when it was called.
     assert [row[:3] for row in by_service["rows"]] == [["Отопление", 1, 1]]
 
+    # This call was stored without an attempt: its segment and debtor type are not known.
+    for by in ("segment", "debtor_type"):
+        async with user.http.get("/api/reports/reasons", params={"by": by}) as response:
+            assert response.status == 200
+            assert [row[:3] for row in (await response.json())["rows"]] == [["не определён", 1, 1]]
+
     async with user.http.get("/api/reports/robot_vs_human") as response:
         assert response.status == 200
         table = await response.json()
@@ -113,7 +119,10 @@ async def test_reasons_by_service_and_robot_vs_human(
 
     async with user.http.get("/reports") as response:
         html = await response.text()
+    assert "<title>Отчёты — Напомни</title>" in html
     assert 'id="reasons-by-service"' in html
+    assert 'id="reasons-by-segment"' in html
+    assert 'id="reasons-by-debtor_type"' in html
     assert "Робот и взыскатель" in html
     async with user.http.get("/reports/robot_vs_human.csv") as response:
         assert response.status == 200

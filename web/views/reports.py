@@ -71,6 +71,18 @@ def _robot_vs_human(db: Session, p: Principal, period: ReportPeriod) -> ExportTa
     return robot_vs_human_table(robot_vs_human(db, p, period, paid))
 
 
+# The reasons always shown beside the chosen grouping: the groups fixed at each call.
+_GROUPED = (
+    ("service", "по услугам",
+     "Звонок считается под каждой услугой, долг по которой был у лицевого счёта в момент "
+     "звонка, поэтому строки в сумме могут дать больше звонков."),
+    ("segment", "по сегментам",
+     "Сегмент (зелёный, за жёлтой или красной чертой) — каким он был, когда кампания "
+     "поставила счёт в очередь."),
+    ("debtor_type", "по типам должников",
+     "Тип должника — каким он был, когда кампания поставила счёт в очередь."),
+)  # fmt: skip
+
 TableMaker = Callable[[Session, Principal, ReportPeriod, str], ExportTable]
 
 REPORTS: dict[str, tuple[str, TableMaker]] = {
@@ -93,7 +105,17 @@ async def reports_page(request: web.Request) -> web.Response:
         paid = paid_after(db, principal, period, dt.date.today())
         return {
             "reasons": reasons(db, principal, period, by),
-            "reasons_by_service": reasons(db, principal, period, "service"),
+            "grouped_reasons": [
+                {
+                    "by": g,
+                    "title": title,
+                    "note": note,
+                    "column": REASON_GROUPINGS[g],
+                    "rows": reasons(db, principal, period, g),
+                    "query": f"from={period.first.isoformat()}&to={period.last.isoformat()}&by={g}",
+                }
+                for g, title, note in _GROUPED
+            ],
             "funnel": funnel(db, principal, period),
             "promises": promises_by_month(db, principal, period),
             "paid_after": paid,
@@ -108,7 +130,6 @@ async def reports_page(request: web.Request) -> web.Response:
         reason_titles=REASON_TITLES,
         by_title=REASON_GROUPINGS[by],
         query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by={by}",
-        service_query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by=service",
     )
     return await render(request, "reports.html", context)
 
@@ -168,7 +189,7 @@ def register(table: RouteTable) -> None:
         policy,
         api=ApiDoc(
             "getReport",
-            "Отчёт: reasons (by: дом, месяц или услуга), funnel, promises, paid_after, robot_vs_human",
+            "Отчёт: reasons (by: дом, месяц, услуга, сегмент, тип должника), funnel, promises, paid_after, robot_vs_human",
             "reports",
             {
                 "type": "object",

@@ -1,8 +1,9 @@
-"""Reasons by service (a snapshot of the services owed at each call, summed by triggers),
+"""Reasons by service, segment and debtor type (fixed at each call, summed by triggers),
 login failures for throttling, and collectors' callbacks on cases.
 
 Revision ID: 0005_reports_by_service
-Revises: 0004_report_summaries
+Revises: 0006_attempt_segments (itself on 0004_report_summaries: this one reads its
+attempt snapshots, so it comes after it despite the number)
 Create Date: 2026-11-23
 
 Frozen: column types and tags are spelled out here (not imported from the models).
@@ -13,6 +14,9 @@ written (``debt > 0`` at that moment), one row each, or one row with an empty ke
 it owed none. A trigger on the call's insert writes them, whoever stores the call; a
 later import changing the debt lines does not rewrite a call's past. For calls stored
 before this migration the lines owed now, billed for a month up to the call's, stand in.
+Groupings ``segment`` and ``debtor_type``: the snapshot the call's attempt took when the
+campaign queued it (``attempts.segment`` / ``debtor_type``), an empty key when the call has
+no attempt or the attempt none; a corrected attempt snapshot moves its calls along.
 
 ``report_group_days`` sums, per organisation × UTC day × group, the calls and the
 reasons heard in them, like ``report_call_days`` of 0004: a call adds its contribution to
@@ -30,7 +34,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_reports_by_service"
-down_revision: str | Sequence[str] | None = "0004_report_summaries"
+# After the segment and debtor type snapshots on attempts (the campaigns part's 0006).
+down_revision: str | Sequence[str] | None = "0006_attempt_segments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -122,8 +127,12 @@ def _turn(postgres: bool, row: str, sign: str) -> str:
     return _upsert(keys, values, source)
 
 
+_ATTEMPT_DIMENSIONS = ("segment", "debtor_type")
+
+
 def snapshot(call: str, *, backfill: bool = False) -> str:
-    """Insert the ``service`` groups of call ``call`` (a row alias or ``NEW``)."""
+    """Insert the groups of call ``call`` (``NEW`` in a trigger; every call, ``backfill``)."""
+    columns = "INSERT INTO call_groups (call_id, dimension, label)"
     if backfill:
         owed = (
             "SELECT DISTINCT c.id, 'service', d.service FROM calls c JOIN debt_lines d "
@@ -132,6 +141,10 @@ def snapshot(call: str, *, backfill: bool = False) -> str:
         none = (
             "SELECT c.id, 'service', '' FROM calls c WHERE NOT EXISTS (SELECT 1 FROM debt_lines d "
             "WHERE d.account_id = c.account_id AND d.debt > 0 AND d.period <= c.started_at)"
+        )
+        attempt = (
+            "SELECT c.id, '{name}', COALESCE(t.{name}, '') FROM calls c "
+            "LEFT JOIN attempts t ON t.id = c.attempt_id"
         )
     else:
         owed = (
@@ -142,8 +155,27 @@ def snapshot(call: str, *, backfill: bool = False) -> str:
             f"SELECT {call}.id, 'service', '' WHERE NOT EXISTS (SELECT 1 FROM debt_lines d "
             f"WHERE d.account_id = {call}.account_id AND d.debt > 0)"
         )
-    columns = "INSERT INTO call_groups (call_id, dimension, label)"
-    return f"{columns} {owed}; {columns} {none};"
+        attempt = (
+            f"SELECT {call}.id, '{{name}}', COALESCE((SELECT t.{{name}} FROM attempts t "
+            f"WHERE t.id = {call}.attempt_id), '')"
+        )
+    statements = [owed, none, *(attempt.format(name=name) for name in _ATTEMPT_DIMENSIONS)]
+    return " ".join(f"{columns} {statement};" for statement in statements)
+
+
+def _attempt_corrected() -> str:
+    """An attempt's snapshot changed: its calls' segment and debtor type groups follow."""
+    dimensions = ", ".join(f"'{name}'" for name in _ATTEMPT_DIMENSIONS)
+    statements = [
+        f"DELETE FROM call_groups WHERE dimension IN ({dimensions}) "
+        f"AND call_id IN (SELECT c.id FROM calls c WHERE c.attempt_id = NEW.id);",
+        *(
+            f"INSERT INTO call_groups (call_id, dimension, label) SELECT c.id, '{name}', "
+            f"COALESCE(NEW.{name}, '') FROM calls c WHERE c.attempt_id = NEW.id;"
+            for name in _ATTEMPT_DIMENSIONS
+        ),
+    ]
+    return " ".join(statements)
 
 
 def _bodies(postgres: bool) -> dict[str, tuple[str, str, str, str, str]]:
@@ -169,6 +201,9 @@ def _bodies(postgres: bool) -> dict[str, tuple[str, str, str, str, str]]:
         postgres, "c", "-1", calls_of.format(row="OLD"), "OLD.organisation_id"
     ) + _contribution(postgres, "c", "1", calls_of.format(row="NEW"), "NEW.organisation_id")
     turns_when = "BEFORE" if postgres else "AFTER"
+    attempt_changed = " OR ".join(
+        f"COALESCE(OLD.{name}, '') <> COALESCE(NEW.{name}, '')" for name in _ATTEMPT_DIMENSIONS
+    )
     return {
         "report_groups_calls_insert": ("calls", "AFTER", "INSERT", "", snapshot("NEW")),
         "report_groups_calls_update": ("calls", "AFTER", "UPDATE", call_changed, call_update),
@@ -183,6 +218,8 @@ def _bodies(postgres: bool) -> dict[str, tuple[str, str, str, str, str]]:
         "report_groups_turns_delete": ("turns", turns_when, "DELETE", "", _turn(postgres, "OLD", "-1")),
         "report_groups_accounts_moved": ("accounts", "AFTER", "UPDATE",
                                          "OLD.organisation_id <> NEW.organisation_id", moved),
+        "report_groups_attempts_corrected": ("attempts", "AFTER", "UPDATE", attempt_changed,
+                                             _attempt_corrected()),
     }  # fmt: skip
 
 
