@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from classifier.contract import Tag
 from dialer.campaigns.attempts import (
     AttemptOutcome,
+    CallbackRequest,
     ClaimedAttempt,
     EscalationRequest,
     PromiseMade,
@@ -186,4 +187,15 @@ def attempt_outcome(report: CallReport) -> AttemptOutcome:
         do_not_call=report.do_not_call,
         wrong_number=kind is OutcomeKind.WRONG_PERSON,
         failure_reason=report.failure_reason,
+        callback=_callback(report) if kind is OutcomeKind.CALLBACK else None,
     )
+
+
+def _callback(report: CallReport) -> CallbackRequest:
+    """What the debtor said about when to call back: their words from the turn that asked
+    for it («перезвоните вечером») to the answer to «Когда вам удобнее?»."""
+    turns = [t for t in report.turns if t.debtor_text]
+    asked = next(
+        (i for i, t in enumerate(turns) if Tag.CALLBACK_LATER.value in t.tags), len(turns) - 1
+    )
+    return CallbackRequest(" ".join(str(t.debtor_text) for t in turns[max(asked, 0) :]))

@@ -10,7 +10,14 @@ from enum import StrEnum
 
 from dialer.compliance import CallOutcome
 
-__all__ = ["ClaimedAttempt", "AttemptOutcome", "PromiseMade", "EscalationRequest", "LeftOut"]
+__all__ = [
+    "ClaimedAttempt",
+    "AttemptOutcome",
+    "CallbackRequest",
+    "PromiseMade",
+    "EscalationRequest",
+    "LeftOut",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +64,22 @@ class EscalationRequest(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """The debtor asked to be called back; ``words`` are what they said about when
+    (read by :mod:`dialer.campaigns.callbacks`). Transcript text: kept out of ``repr``,
+    never logged."""
+
+    words: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptOutcome:
     """How one call ended, as the call runner reports it.
 
     ``call_id`` is the ``calls`` row the runner stored (None when no call was placed).
     ``do_not_call``: the debtor said «не звоните мне»; ``wrong_number``: the person who
-    answered is not the debtor and does not know them.
+    answered is not the debtor and does not know them. ``callback``: the debtor asked to
+    be called back later (the next attempt goes at the time asked, within the law).
     """
 
     result: CallOutcome
@@ -72,6 +89,7 @@ class AttemptOutcome:
     do_not_call: bool = False
     wrong_number: bool = False
     failure_reason: str | None = None
+    callback: CallbackRequest | None = None
 
 
 class LeftOut(StrEnum):

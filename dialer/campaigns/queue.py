@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dialer.campaigns.attempts import AttemptOutcome, ClaimedAttempt, EscalationRequest, LeftOut
+from dialer.campaigns.callbacks import schedule_callback
 from dialer.campaigns.errors import LeaseLost
 from dialer.campaigns.policies import OrganisationRules, load_organisation_rules
 from dialer.campaigns.rules import CallRules
@@ -468,8 +469,11 @@ def _held(session: Session, attempt_id: int, worker_id: str) -> Attempt:
     return attempt
 
 
-def _count_contact(session: Session, attempt: Attempt, kind: ContactKind, now: dt.datetime) -> None:
-    """Record one contact in the ledger (dated by when the call was claimed) and free it."""
+def _count_contact(
+    session: Session, attempt: Attempt, kind: ContactKind, now: dt.datetime
+) -> LedgerState:
+    """Record one contact in the ledger (dated by when the call was claimed) and free it;
+    the ledger's state after it."""
     ledger = session.scalars(
         sa.select(ContactLedger)
         .where(ContactLedger.account_id == attempt.account_id)
@@ -480,9 +484,11 @@ def _count_contact(session: Session, attempt: Attempt, kind: ContactKind, now: d
         ledger = session.get_one(ContactLedger, attempt.account_id)
     zone = _zone(attempt.time_zone) or ZoneInfo("Europe/Moscow")
     started = (attempt.claimed_at or now).astimezone(zone).date()
-    _store_state(ledger, ledger_state(ledger).recorded(kind, started), now)
+    after = ledger_state(ledger).recorded(kind, started)
+    _store_state(ledger, after, now)
     if ledger.active_attempt_id == attempt.id:
         ledger.active_attempt_id = None
+    return after
 
 
 def complete_attempt(
@@ -502,7 +508,7 @@ def complete_attempt(
     campaign = session.get_one(Campaign, attempt.campaign_id)
     rules = load_organisation_rules(session, campaign.organisation_id, calendar)
     kind = rules.calls.counting.kind_of(outcome.result)
-    _count_contact(session, attempt, kind, now)
+    ledger = _count_contact(session, attempt, kind, now)
     attempt.status = AttemptStatus.DONE
     attempt.outcome = outcome.result.value
     attempt.reason = outcome.failure_reason[:64] if outcome.failure_reason else None
@@ -528,7 +534,7 @@ def complete_attempt(
         )
     )
     session.flush()
-    reasons = _after_call(session, campaign, attempt, outcome, now, rules)
+    reasons = _after_call(session, campaign, attempt, outcome, now, rules, ledger)
     if reasons:
         escalate(
             session,
@@ -560,6 +566,7 @@ def _after_call(
     outcome: AttemptOutcome,
     now: dt.datetime,
     rules: OrganisationRules,
+    ledger: LedgerState,
 ) -> list[EscalationReason]:
     """Stop flags, promise, follow-up attempt; returns the escalation reasons."""
     source = f"call:{outcome.call_id}" if outcome.call_id is not None else f"attempt:{attempt.id}"
@@ -589,6 +596,15 @@ def _after_call(
             )
         )
     if outcome.do_not_call or EscalationReason.DISPUTE in reasons or not phones:
+        return reasons
+    if outcome.callback is not None and outcome.result.answered:
+        # «Перезвоните вечером»: the next call at the time asked, not the usual retry.
+        due = schedule_callback(
+            outcome.callback, now=now, zone=_zone(attempt.time_zone) or ZoneInfo("Europe/Moscow"),
+            rules=rules.calls.for_campaign(campaign.daily_start, campaign.daily_end),
+            ledger=ledger, otherwise=dt.timedelta(minutes=campaign.retry_no_answer_min),
+        )  # fmt: skip
+        session.add(follow_up(attempt, AttemptPurpose(attempt.purpose), attempt.script, due))
         return reasons
     if outcome.result in _NO_CONTACT_RETRY or outcome.wrong_number:
         tries = attempt.tries + 1
