@@ -13,8 +13,9 @@ What each side counts, for a report period:
 - both — paid within 7/14/30 days: the share of accounts that paid after the first robot
   conversation / after the case was closed (the paid-after report's groups).
 
-Robot counts come from the summary ``report_call_days``; promises are one grouped query
-over the promises of the period; cases and their resolutions are human-sized.
+Robot counts come from the summaries ``report_call_days`` and ``report_promise_days``
+(less the promises made without a call, which are few); cases and their resolutions are
+human-sized.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from sqlalchemy.orm import Session
 
 from storage.models import Account, ContactEvent, ContactKind
 from storage.models.campaigns import EscalationCase, Promise
-from storage.models.reports import ReportCallDay
+from storage.models.reports import ReportCallDay, ReportPromiseDay
 from web.access import Principal
 from web.escalations import RESOLUTION_TITLES, Resolution
 from web.exports import ExportColumn, ExportTable
-from web.reports import PAID_WINDOWS_DAYS, PaidAfterRow, ReportPeriod, _days_in, _money
+from web.reports import PAID_WINDOWS_DAYS, PaidAfterRow, ReportPeriod, _days_in, _money, _rub
 
 __all__ = ["ROBOT", "HUMAN", "SideRow", "robot_vs_human", "robot_vs_human_table"]
 
@@ -67,30 +68,45 @@ class SideRow:
 def _promises(
     session: Session, principal: Principal, period: ReportPeriod
 ) -> dict[bool, tuple[int, Decimal, int, Decimal, int]]:
-    """By "made in a call": made, their sum, kept, kept sum, broken."""
-    amount = sa.func.coalesce(Promise.amount, Promise.debt_at_promise)
-    in_call = Promise.call_id.is_not(None)
-    query = (
+    """By "made in a call": made, their sum, kept, kept sum, broken.
+
+    All promises come from the summary ``report_promise_days``; those made without a call
+    are few and read through ``ix_promises_call_id``; the robot's are the difference.
+    """
+    day = ReportPromiseDay
+    total = session.execute(
         sa.select(
-            in_call,
-            sa.func.count(),
-            sa.func.sum(amount),
-            sa.func.sum(sa.case((Promise.status == "kept", 1), else_=0)),
-            sa.func.sum(sa.case((Promise.status == "kept", amount), else_=None)),
-            sa.func.sum(sa.case((Promise.status == "broken", 1), else_=0)),
-        )
-        .where(Promise.made_at >= period.start, Promise.made_at < period.end)
-        .group_by(in_call)
+            *(
+                sa.func.sum(c)
+                for c in (day.made, day.made_kopecks, day.kept, day.kept_kopecks, day.broken)
+            )
+        ).where(*_days_in(principal, period, day.day, day.organisation_id))
+    ).one()
+    amount = sa.func.coalesce(Promise.amount, Promise.debt_at_promise)
+    human = sa.select(
+        sa.func.count(),
+        sa.func.sum(amount),
+        sa.func.sum(sa.case((Promise.status == "kept", 1), else_=0)),
+        sa.func.sum(sa.case((Promise.status == "kept", amount), else_=None)),
+        sa.func.sum(sa.case((Promise.status == "broken", 1), else_=0)),
+    ).where(
+        Promise.call_id.is_(None), Promise.made_at >= period.start, Promise.made_at < period.end
     )
     if principal.organisation_ids is not None:
         orgs = sorted(principal.organisation_ids)
-        query = query.where(
+        human = human.where(
             Promise.account_id.in_(sa.select(Account.id).where(Account.organisation_id.in_(orgs)))
         )
-    return {
-        bool(row[0]): (int(row[1]), _money(row[2]), int(row[3] or 0), _money(row[4]), int(row[5] or 0))
-        for row in session.execute(query)
-    }  # fmt: skip
+    row = session.execute(human).one()
+    by_person = (int(row[0]), _money(row[1]), int(row[2] or 0), _money(row[3]), int(row[4] or 0))
+    robot = (
+        int(total[0] or 0) - by_person[0],
+        _rub(total[1]) - by_person[1],
+        int(total[2] or 0) - by_person[2],
+        _rub(total[3]) - by_person[3],
+        int(total[4] or 0) - by_person[4],
+    )
+    return {True: robot, False: by_person}
 
 
 def _cases(

@@ -307,6 +307,7 @@ def bench_web(
             f"/api/reports/promises?{period}",
             f"/api/reports/paid_after?{period}",
             f"/api/reports/reasons?{period}&by=service",
+            f"/api/reports/reasons?{period}&by=segment",
             f"/api/reports/robot_vs_human?{period}",
             "/transparency?months=12",
         ]

@@ -39,6 +39,7 @@ from web.reports import (
     promises_by_month,
     reasons,
 )
+from web.robot_vs_human import HUMAN, ROBOT, robot_vs_human
 
 ZERO = Decimal("0.00")
 TODAY = dt.date(2026, 11, 23)
@@ -624,3 +625,48 @@ def test_a_call_keeps_the_services_owed_when_it_was_stored(
         assert reasons(session, _principal(organisation.id), PERIODS[0], "service") == []
         assert session.scalar(sa.select(sa.func.count()).select_from(CallGroup).where(
             CallGroup.call_id.in_([first.id, second.id, third.id]))) == 0  # fmt: skip
+
+
+def direct_promises_by_side(
+    session: Session, principal: Principal, period: ReportPeriod
+) -> dict[bool, tuple[int, Decimal, int, Decimal, int]]:
+    """Promises made in the period, by "made in a call": made, sum, kept, kept sum, broken."""
+    amount = sa.func.coalesce(Promise.amount, Promise.debt_at_promise)
+    in_call = Promise.call_id.is_not(None)
+    query = (
+        sa.select(in_call, sa.func.count(), sa.func.sum(amount),
+                  sa.func.sum(sa.case((Promise.status == "kept", 1), else_=0)),
+                  sa.func.sum(sa.case((Promise.status == "kept", amount), else_=None)),
+                  sa.func.sum(sa.case((Promise.status == "broken", 1), else_=0)))
+        .join(Account, Account.id == Promise.account_id)
+        .where(Promise.made_at >= period.start, Promise.made_at < period.end)
+        .group_by(in_call)
+    )  # fmt: skip
+    if principal.organisation_ids is not None:
+        query = query.where(Account.organisation_id.in_(sorted(principal.organisation_ids)))
+    found = {
+        bool(r[0]): (int(r[1]), _money(r[2]), int(r[3] or 0), _money(r[4]), int(r[5] or 0))
+        for r in session.execute(query)
+    }
+    none = (0, ZERO, 0, ZERO, 0)
+    return {side: found.get(side, none) for side in (True, False)}
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_robot_vs_human_promises_equal_direct_queries(
+    session_factory: sessionmaker[Session], unique_name: str, seed: int
+) -> None:
+    rng = random.Random(seed)
+    with session_factory.begin() as session:
+        org, buildings, _ = _seed(session, rng, unique_name)
+        _change(session, rng, org, buildings)
+    with session_factory() as session:
+        principal = _principal(org)
+        for period in PERIODS:
+            paid = paid_after(session, principal, period, TODAY)
+            rows = {r.side: r for r in robot_vs_human(session, principal, period, paid)}
+            expected = direct_promises_by_side(session, principal, period)
+            for side, in_call in ((ROBOT, True), (HUMAN, False)):
+                r = rows[side]
+                got = (r.promises, r.promised_sum, r.kept, r.kept_sum, r.broken)
+                assert got == expected[in_call]
