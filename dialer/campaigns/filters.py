@@ -143,16 +143,17 @@ def select_debtors(
     if not (with_segments or account_filter.needs_segments):
         none = sa.null().cast(sa.String(16))
         return query.add_columns(none.label("segment"), none.label("debtor_type"))
+    # Joined after the grouping: each account's segment is computed once, not sorted on.
     segments = segment_columns(organisation_id, as_of or dt.date.today())
+    grouped = query.subquery("debtors")
+    joined = sa.select(
+        grouped.c.id, grouped.c.debt, grouped.c.time_zone, segments.c.segment,
+        segments.c.debtor_type,
+    ).join(segments, segments.c.account_id == grouped.c.id)  # fmt: skip
     if account_filter.segments:
-        query = query.where(segments.c.segment.in_([s.value for s in account_filter.segments]))
+        joined = joined.where(segments.c.segment.in_([s.value for s in account_filter.segments]))
     if account_filter.debtor_types:
-        query = query.where(
+        joined = joined.where(
             segments.c.debtor_type.in_([t.value for t in account_filter.debtor_types])
         )
-    joined = (
-        query.join(segments, segments.c.account_id == Account.id)
-        .add_columns(segments.c.segment, segments.c.debtor_type)
-        .group_by(segments.c.segment, segments.c.debtor_type)
-    )
     return cast("sa.Select[int, Decimal, str, str | None, str | None]", joined)

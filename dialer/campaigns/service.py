@@ -175,31 +175,40 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
                "due_at", "debt_snapshot", "debt_as_of", "payments_seen_id", "time_zone",
                "phone_id", "claims", "reason", "created_at", "segment", "debtor_type"]  # fmt: skip
     when = sa.literal(now, type_=Attempt.due_at.type)
-
-    def source(
-        status: AttemptStatus, reason: str | None, *where: sa.ColumnElement[bool]
-    ) -> sa.Select[*tuple[object, ...]]:
-        return sa.select(
-            sa.literal(campaign.id), debtors.c.id, sa.literal(AttemptPurpose.REMINDER.value),
-            sa.literal(campaign.script), sa.literal(status.value), sa.literal(1), sa.literal(0),
-            when, debtors.c.debt, when, seen, debtors.c.time_zone, first_phone, sa.literal(0),
-            sa.literal(reason, type_=sa.String()), when, debtors.c.segment, debtors.c.debtor_type,
-        ).where(~here_already, *where)  # fmt: skip
-
-    held = _rowcount(
-        session.execute(
-            sa.insert(Attempt).from_select(
-                columns, source(AttemptStatus.CANCELLED, "already_active", open_elsewhere)
-            )
+    # One pass over the debtors (their segments are the costly part): an account another
+    # campaign holds is recorded cancelled, the rest pending. Each row's conditions read only
+    # its own account, so the rows of this statement cannot affect each other.
+    status = sa.case(
+        (open_elsewhere, AttemptStatus.CANCELLED.value), else_=AttemptStatus.PENDING.value
+    )
+    reason = sa.case((open_elsewhere, "already_active"), else_=sa.null())
+    before = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(Attempt.id), 0)).where(
+            Attempt.campaign_id == campaign.id
         )
     )
-    queued = _rowcount(
-        session.execute(
-            sa.insert(Attempt).from_select(
-                columns, source(AttemptStatus.PENDING, None, ~open_elsewhere)
-            )
+    session.execute(
+        sa.insert(Attempt).from_select(
+            columns,
+            sa.select(
+                sa.literal(campaign.id), debtors.c.id, sa.literal(AttemptPurpose.REMINDER.value),
+                sa.literal(campaign.script), status, sa.literal(1), sa.literal(0), when,
+                debtors.c.debt, when, seen, debtors.c.time_zone, first_phone, sa.literal(0),
+                reason, when, debtors.c.segment, debtors.c.debtor_type,
+            ).where(~here_already),
         )
-    )
+    )  # fmt: skip
+    # Counted afterwards: PostgreSQL reports no row count for INSERT … SELECT here.
+    counts = {
+        str(status): int(count)
+        for status, count in session.execute(
+            sa.select(Attempt.status, sa.func.count())
+            .where(Attempt.campaign_id == campaign.id, Attempt.id > (before or 0))
+            .group_by(Attempt.status)
+        )
+    }
+    queued = counts.get(AttemptStatus.PENDING.value, 0)
+    held = counts.get(AttemptStatus.CANCELLED.value, 0)
     ensure_ledgers(
         session,
         sa.select(Attempt.account_id).where(
@@ -210,10 +219,6 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
     campaign.status = CampaignStatus.ACTIVE
     campaign.updated_at = now
     return StartReport(queued=queued, already_active=held)
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def pause_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> None:
