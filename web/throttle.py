@@ -107,10 +107,12 @@ def record_failure(
     session.flush()
 
 
-def clear_login(session: Session, subjects: LoginSubjects) -> None:
-    """A successful sign-in: its login name starts afresh (the address keeps its count)."""
-    session.execute(
+def clear_login(session: Session, subjects: LoginSubjects) -> int:
+    """A successful sign-in (or an admin's unblock): its login name starts afresh (the
+    address keeps its count). Returns how many failures were forgotten."""
+    result = session.execute(
         sa.delete(LoginFailure).where(
             LoginFailure.subject == LOGIN, LoginFailure.subject_key == subjects.login
         )
     )
+    return int(getattr(result, "rowcount", 0) or 0)

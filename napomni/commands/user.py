@@ -82,3 +82,32 @@ def user_add(
     finally:
         engine.dispose()
     click.echo(f"Пользователь {login} создан (№ {user_id}, роль {role}).")
+
+
+@user.command(
+    "unblock",
+    help=(
+        "Снять блокировку входа по логину после неудачных попыток (иначе она снимется сама "
+        "через 15 минут). Блокировка по адресу клиента остаётся."
+    ),
+)
+@click.argument("login")
+@click.pass_obj
+def user_unblock(settings: Settings, login: str) -> None:
+    from napomni.commands.db import quiet_migration_log
+
+    quiet_migration_log(settings)
+    from napomni.commands.serve import web_config
+    from storage.database import make_engine, make_session_factory, upgrade_to_heads
+    from web.throttle import LoginSubjects, clear_login
+
+    # The failures are stored under a hash keyed with the service secret: use the same one.
+    config = web_config(settings)
+    upgrade_to_heads(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            cleared = clear_login(session, LoginSubjects.of(config.secret, login, ""))
+    finally:
+        engine.dispose()
+    click.echo(f"Неудачных попыток входа снято: {cleared}.")

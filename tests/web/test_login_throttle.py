@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestServer
+from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
+from napomni.cli import cli
 from storage.models.users import LoginFailure, UserRole
-from tests.web.conftest import PASSWORD, WebUser, WebWorld, web_config
+from tests.web.conftest import PASSWORD, SECRET, WebUser, WebWorld, web_config
 from web.app import create_app
 from web.throttle import LoginLimits
 
@@ -114,3 +118,19 @@ async def test_one_address_trying_many_names_is_blocked(
     status, retry_after, _ = await _try(servers[0], web_world.logins[UserRole.ADMIN], PASSWORD)
     assert status == 429
     assert retry_after is not None
+
+
+async def test_napomni_user_unblock_lifts_the_login_block(
+    servers: list[TestServer], database_url: str, web_world: WebWorld, tmp_path: Path
+) -> None:
+    login = web_world.logins[UserRole.CAMPAIGN_MANAGER]
+    servers.append(await _server(database_url))
+    for _ in range(5):
+        assert (await _try(servers[0], login, WRONG))[0] == 401
+    assert (await _try(servers[0], login, PASSWORD))[0] == 429
+    env = {"NAPOMNI_DATABASE_URL": database_url, "NAPOMNI_WEB_SECRET": SECRET,
+           "NAPOMNI_DATA_DIR": str(tmp_path)}  # fmt: skip
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["user", "unblock", login], env=env)
+    assert result.exit_code == 0, result.output
+    assert "снято: 5" in result.stdout
+    assert (await _try(servers[0], login, PASSWORD))[0] == 303
