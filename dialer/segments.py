@@ -275,31 +275,39 @@ def segment_columns(organisation_id: int, as_of: dt.date) -> sa.Subquery:
     lines, computed in SQL from the whole debt book with the organisation's lines.
 
     The same decisions as :func:`classify` (a property test holds them equal), but one
-    grouped query over the debt lines, so a campaign over a million accounts needs no row in
+    grouped pass over the debt lines, so a campaign over a million accounts needs no row in
     Python. Months overdue: :func:`months_overdue` is ``max(K - month(oldest unpaid), 0)``
     with one constant ``K`` for ``as_of``, so "at least N months" is a bound on the oldest
     unpaid month's index.
     """
     unpaid_line = DebtLine.debt > _ZERO
-    # Per account and billed month: does the month owe anything, was anything paid in it.
-    months = (
+    paid_line = DebtLine.paid > _ZERO
+    unpaid_month = sa.case((unpaid_line, DebtLine.period))
+    summer = sa.cast(sa.extract("month", DebtLine.period), sa.Integer).in_(sorted(_SUMMER))
+    # One pass over the lines, grouped by account. Months are counted as sets of periods:
+    # a month "paid in while owing" (which rules out the holiday gap) is in both the owing
+    # and the paying set, |owing ∩ paying| = |owing| + |paying| - |owing ∪ paying|.
+    facts = (
         sa.select(
             DebtLine.account_id.label("account_id"),
-            DebtLine.period.label("period"),
-            sa.func.sum(DebtLine.debt).label("debt"),
-            sa.func.max(sa.case((unpaid_line, 1), else_=0)).label("unpaid"),
-            sa.func.max(sa.case((DebtLine.paid > _ZERO, 1), else_=0)).label("paid"),
+            sa.func.round(sa.func.sum(DebtLine.debt), 2).label("debt"),
+            sa.func.count(sa.distinct(unpaid_month)).label("bills"),
+            sa.func.count(sa.distinct(sa.case((paid_line, DebtLine.period)))).label("paying"),
+            sa.func.count(
+                sa.distinct(sa.case((sa.or_(unpaid_line, paid_line), DebtLine.period)))
+            ).label("owing_or_paying"),
+            sa.func.min(unpaid_month).label("oldest"),
+            sa.func.max(DebtLine.period).label("latest"),
             sa.func.min(sa.case((unpaid_line, DebtLine.service))).label("first_service"),
             sa.func.max(sa.case((unpaid_line, DebtLine.service))).label("last_service"),
+            sa.func.sum(sa.case((sa.and_(unpaid_line, ~summer), 1), else_=0)).label("off_summer"),
         )
         .where(DebtLine.organisation_id == organisation_id)
-        .group_by(DebtLine.account_id, DebtLine.period)
-        .subquery("debt_months")
+        .group_by(DebtLine.account_id)
+        .subquery("debt_facts")
     )
-    unpaid = months.c.unpaid == 1
-    debt = sa.func.round(sa.func.sum(months.c.debt), 2)
-    bills = sa.func.sum(months.c.unpaid)
-    oldest = sa.func.min(sa.case((unpaid, _month_index(months.c.period))))
+    debt, bills = facts.c.debt, facts.c.bills
+    oldest = _month_index(facts.c.oldest)
     due_day = due_date(as_of).day  # the payment day of every month
     # months_overdue = max(k - index(oldest), 0): the due date is the next month's payment day.
     k = as_of.year * 12 + as_of.month - 1 - (0 if as_of.day > due_day else 1)
@@ -321,39 +329,21 @@ def segment_columns(organisation_id: int, as_of: dt.date) -> sa.Subquery:
         (past("yellow"), Segment.YELLOW.value),
         else_=Segment.GREEN.value,
     )
-    summer = sa.cast(sa.extract("month", months.c.period), sa.Integer).in_(sorted(_SUMMER))
+    paid_while_owing = bills + facts.c.paying - facts.c.owing_or_paying
     debtor_type = sa.case(
         (bills == 0, sa.null()),
+        (sa.and_(bills == 1, facts.c.oldest == facts.c.latest), DebtorType.FIRST_TIME.value),
+        (facts.c.first_service == facts.c.last_service, DebtorType.SINGLE_SERVICE.value),
         (
-            sa.and_(
-                bills == 1,
-                sa.func.min(sa.case((unpaid, months.c.period))) == sa.func.max(months.c.period),
-            ),
-            DebtorType.FIRST_TIME.value,
-        ),
-        (
-            sa.func.min(months.c.first_service) == sa.func.max(months.c.last_service),
-            DebtorType.SINGLE_SERVICE.value,
-        ),
-        (
-            sa.and_(
-                sa.func.sum(sa.case((sa.and_(unpaid, ~summer), 1), else_=0)) == 0,
-                sa.func.sum(sa.case((sa.and_(unpaid, months.c.paid == 1), 1), else_=0)) == 0,
-            ),
+            sa.and_(facts.c.off_summer == 0, paid_while_owing == 0),
             DebtorType.HOLIDAY_GAP.value,
         ),
         (bills >= CHRONIC_MONTHS, DebtorType.CHRONIC.value),
         else_=DebtorType.OTHER.value,
     )
-    return (
-        sa.select(
-            months.c.account_id,
-            segment.label("segment"),
-            debtor_type.label("debtor_type"),
-        )
-        .group_by(months.c.account_id)
-        .subquery("segments")
-    )
+    return sa.select(
+        facts.c.account_id, segment.label("segment"), debtor_type.label("debtor_type")
+    ).subquery("segments")
 
 
 def summarise(accounts: Iterable[AccountSegment]) -> tuple[list[SegmentTotal], list[SegmentTotal]]:
