@@ -42,7 +42,7 @@ from dialer.compliance import (
     next_callable_at,
 )
 from dialer.escalation import EscalationReason, escalate
-from storage.models import Phone, PhoneStatus
+from storage.models import Account, Phone, PhoneStatus
 from storage.models.campaigns import (
     Attempt,
     AttemptPurpose,
@@ -66,6 +66,7 @@ __all__ = [
     "reap_expired",
     "ledger_state",
     "ensure_ledgers",
+    "ledger_account",
     "paid_since",
     "follow_up",
 ]
@@ -124,16 +125,31 @@ def _store_state(row: ContactLedger, state: LedgerState, now: dt.datetime) -> No
     row.updated_at = now
 
 
+def ledger_account(session: Session, account_id: int) -> int:
+    """The account whose ledger row counts contacts with this account's debtor.
+
+    One ledger per person: accounts of one person (linked by
+    :func:`storage.debtors.link_debtors`) share the row of the first of them.
+    """
+    found = session.scalar(
+        sa.select(sa.func.coalesce(Account.ledger_account_id, Account.id)).where(
+            Account.id == account_id
+        )
+    )
+    return int(found) if found is not None else account_id
+
+
 def ensure_ledgers(session: Session, account_ids: sa.Select[int], now: dt.datetime) -> None:
-    """Create missing ledger rows for the accounts selected (set-based, idempotent)."""
+    """Create missing ledger rows for the persons of the accounts selected (set-based,
+    idempotent)."""
     dialect = session.get_bind().dialect.name
     columns = ["account_id", "day_conversations", "day_messages", "week_conversations",
                "week_messages", "month_conversations", "month_messages", "updated_at"]  # fmt: skip
     source = sa.select(
-        account_ids.subquery().c[0],
+        sa.func.coalesce(Account.ledger_account_id, Account.id),
         *[sa.literal(0)] * 6,
         sa.literal(now, type_=ContactLedger.updated_at.type),
-    )
+    ).where(Account.id.in_(account_ids))
     # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT to parse the upsert.
     source = source.where(sa.true())
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ContactLedger)
@@ -141,7 +157,9 @@ def ensure_ledgers(session: Session, account_ids: sa.Select[int], now: dt.dateti
 
 
 def _lock_ledger(session: Session, account_id: int, now: dt.datetime) -> ContactLedger | None:
-    """The account's ledger row under a row lock; ``None`` if another worker holds it."""
+    """The ledger row of the account's person under a row lock; ``None`` if another worker
+    holds it."""
+    account_id = ledger_account(session, account_id)
     query = (
         sa.select(ContactLedger)
         .where(ContactLedger.account_id == account_id)
@@ -474,14 +492,13 @@ def _count_contact(
 ) -> LedgerState:
     """Record one contact in the ledger (dated by when the call was claimed) and free it;
     the ledger's state after it."""
+    person = ledger_account(session, attempt.account_id)
     ledger = session.scalars(
-        sa.select(ContactLedger)
-        .where(ContactLedger.account_id == attempt.account_id)
-        .with_for_update()
+        sa.select(ContactLedger).where(ContactLedger.account_id == person).with_for_update()
     ).first()
     if ledger is None:
         ensure_ledgers(session, sa.select(sa.literal(attempt.account_id)), now)
-        ledger = session.get_one(ContactLedger, attempt.account_id)
+        ledger = session.get_one(ContactLedger, person)
     zone = _zone(attempt.time_zone) or ZoneInfo("Europe/Moscow")
     started = (attempt.claimed_at or now).astimezone(zone).date()
     after = ledger_state(ledger).recorded(kind, started)
@@ -682,7 +699,7 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
         return
     ledger = session.scalars(
         sa.select(ContactLedger)
-        .where(ContactLedger.account_id == attempt.account_id)
+        .where(ContactLedger.account_id == ledger_account(session, attempt.account_id))
         .with_for_update()
     ).first()
     if ledger is not None and ledger.active_attempt_id == attempt.id:
