@@ -70,12 +70,17 @@ class PartialResult:
 
 @dataclass(frozen=True, slots=True)
 class FinalResult:
-    """A finished utterance: its text and words. Marks the end of the utterance."""
+    """A finished utterance: its text and words. Marks the end of the utterance.
+
+    ``trailing_silence_s``: the silence the endpointer waited after the last voiced frame
+    before it closed the utterance (0 when the engine closed it on its own or on flush).
+    """
 
     text: str
     words: tuple[Word, ...]
     start_s: float
     end_s: float
+    trailing_silence_s: float = 0.0
 
 
 RecognitionEvent = SpeechStarted | PartialResult | FinalResult

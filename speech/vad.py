@@ -61,6 +61,7 @@ class Endpointer:
         self._voiced_run = 0
         self._silent_run = 0
         self._utterance_frames = 0
+        self.last_trailing_s = 0.0
 
     @property
     def in_speech(self) -> bool:
@@ -83,7 +84,11 @@ class Endpointer:
         ended = self._silent_run * self._frame_s >= self.config.trailing_silence_s - 1e-9
         too_long = self._utterance_frames * self._frame_s >= self.config.max_utterance_s
         if ended or too_long:
+            trailing = self._silent_run * self._frame_s
             self.reset()
+            # How long the endpointer listened to silence before closing the utterance:
+            # part of the debtor-perceived turn latency, spent before recognition starts.
+            self.last_trailing_s = trailing
             return VadState.SPEECH_ENDED
         return VadState.SPEECH
 

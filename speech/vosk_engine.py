@@ -153,7 +153,7 @@ class VoskStream:
         elif self._partials and self._endpointer.in_speech:
             events += self._partial()
         if state is VadState.SPEECH_ENDED:
-            events += self._finish(call_final=True)
+            events += self._finish(call_final=True, trailing_s=self._endpointer.last_trailing_s)
         return events
 
     def _partial(self) -> list[RecognitionEvent]:
@@ -174,7 +174,7 @@ class VoskStream:
         end = words[-1].end_s if words else 0.0
         return FinalResult(text=text, words=words, start_s=start, end_s=end)
 
-    def _finish(self, *, call_final: bool) -> list[RecognitionEvent]:
+    def _finish(self, *, call_final: bool, trailing_s: float = 0.0) -> list[RecognitionEvent]:
         if call_final:
             segment = self._segment(self._recognizer.FinalResult())
             # FinalResult ends decoding; Reset starts the next utterance clean on the same
@@ -188,7 +188,11 @@ class VoskStream:
             return []
         start = words[0].start_s if words else self._utterance_start_s
         end = words[-1].end_s if words else self._received_s
-        return [FinalResult(text=text, words=words, start_s=start, end_s=end)]
+        return [
+            FinalResult(
+                text=text, words=words, start_s=start, end_s=end, trailing_silence_s=trailing_s
+            )
+        ]
 
     def flush(self) -> list[RecognitionEvent]:
         """End the current utterance (hang-up): drain the resampler and return the final."""

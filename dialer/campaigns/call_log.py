@@ -30,6 +30,7 @@ class TurnRecord:
     promise_date: dt.date | None = None
     promise_amount: Decimal | None = None
     latency_ms: int | None = None
+    recognition_ms: int | None = None
 
 
 def open_call(
@@ -69,6 +70,7 @@ def add_turn(factory: sessionmaker[Session], call_id: int, turn: TurnRecord) -> 
                 promise_date=turn.promise_date,
                 promise_amount=turn.promise_amount,
                 latency_ms=turn.latency_ms,
+                recognition_ms=turn.recognition_ms,
             )
         )
 

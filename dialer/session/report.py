@@ -11,7 +11,7 @@ from types import MappingProxyType
 from dialer.telephony.port import CallResult
 from scripts.actions import Escalate, MessageKind, Outcome
 
-__all__ = ["CallOpening", "CallReport", "TurnRecord"]
+__all__ = ["CallOpening", "CallReport", "TurnRecord", "TurnTimings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,30 @@ class CallOpening:
     started_at: dt.datetime
     attempt_id: int | None = None
     phone_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnTimings:
+    """Where one turn's latency went, in milliseconds, stage by stage.
+
+    ``endpoint_ms`` is the silence the endpointer waited after the debtor's last voiced frame
+    (audio time, before ``latency_ms`` starts). The rest add up to ``latency_ms``:
+    ``queue_ms`` the closing frame waiting for the recogniser (batching, a backlog),
+    ``recognition_ms`` the final decode, ``dispatch_ms`` the result waiting for the dialogue
+    loop, ``classify_ms``, ``script_ms`` the engine's step and the reply rendered into words
+    (amounts, dates), ``synthesis_ms`` the reply's first
+    sentence being made (0 when cached or made ahead), ``playout_ms`` the ready audio waiting
+    for the player and the wire.
+    """
+
+    endpoint_ms: int = 0
+    queue_ms: int = 0
+    recognition_ms: int = 0
+    dispatch_ms: int = 0
+    classify_ms: int = 0
+    script_ms: int = 0
+    synthesis_ms: int = 0
+    playout_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +67,7 @@ class TurnRecord:
     promise_amount: Decimal | None = None
     latency_ms: int | None = None
     recognition_ms: int | None = None  # the part of the latency spent decoding
+    timings: TurnTimings | None = None  # the latency stage by stage (when the robot replied)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -41,7 +42,7 @@ from typing import Final
 from classifier.contract import Asked, Classification, TurnClassifier, TurnContext
 from dialer.session.machine import MachineDetector, detect_announcement
 from dialer.session.ports import CallClosing, CallLog, Notice, NoticeKind, Observer, Phrasing, Voice
-from dialer.session.report import CallOpening, CallReport, TurnRecord
+from dialer.session.report import CallOpening, CallReport, TurnRecord, TurnTimings
 from dialer.telephony.errors import TelephonyError
 from dialer.telephony.media import iter_frames
 from dialer.telephony.port import (
@@ -143,7 +144,12 @@ class CallContext:
 class _Recognised:
     event: RecognitionEvent
     arrived_at: float  # clock time the frame that produced it was received
-    decode_ms: int
+    decode_started: float  # clock time the recogniser took that frame's batch
+    decoded_at: float  # clock time the recogniser returned
+
+    @property
+    def decode_ms(self) -> int:
+        return round((self.decoded_at - self.decode_started) * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +172,15 @@ _Input = _Recognised | _Digit | _LineEnded | _PlayerFailed
 
 @dataclass(slots=True)
 class _PendingTurn:
+    """A turn heard and waiting for the robot's reply; the clock marks of its stages."""
+
     record: TurnRecord
-    heard_at: float
+    heard_at: float  # the closing frame arrived (the latency starts here)
+    endpoint_s: float  # silence the endpointer waited before that frame
+    decode_started: float
+    decoded_at: float
+    picked_at: float  # the dialogue loop took the result
+    classified_at: float
 
 
 @dataclass(slots=True)
@@ -175,6 +188,8 @@ class _Line:
     say: Say
     text: str
     pieces: list[asyncio.Task[bytes]]  # the line's sentences, synthesised in parallel
+    queued_at: float
+    first_ready_at: float | None = None  # the first sentence's audio was ready
 
 
 @dataclass(slots=True)
@@ -436,6 +451,7 @@ class _CallRun:
                 await self._on_final(event, item)
 
     async def _on_final(self, final: FinalResult, item: _Recognised) -> None:
+        picked_at = self.clock()
         state = self.state
         state.speech_since = None
         state.idle_since = self.stream_s  # the silence timer restarts after any utterance
@@ -458,7 +474,7 @@ class _CallRun:
             debt=self.context.debt,
         )
         classification = await asyncio.to_thread(self.s.parts.classifier.classify, text, context)
-        self._turn_heard(text, context.asked, classification, item)
+        classified_at = self.clock()
         if not classification.is_empty:
             self.machine.person_confirmed()
         state.misunderstood = state.misunderstood + 1 if classification.is_empty else 0
@@ -466,6 +482,7 @@ class _CallRun:
             state.do_not_call = True
         # A new answer replaces whatever the robot had left to say.
         self._cut_speech(only_interruptible=True)
+        self._turn_heard(text, context.asked, classification, item, final, picked_at, classified_at)
         await self._perform(self.conversation.handle(Heard(text, classification)))
 
     async def _barge_in(self, arrived_at: float) -> None:
@@ -506,9 +523,11 @@ class _CallRun:
                         asyncio.create_task(asyncio.to_thread(self.s.parts.voice.synthesize, part))
                         for part in _sentences(text)
                     ]
+                    line = _Line(action, text, pieces, queued_at=self.clock())
                     for piece in pieces:
                         piece.add_done_callback(_consume)
-                    self.lines.append(_Line(action, text, pieces))
+                    pieces[0].add_done_callback(functools.partial(_first_ready, line, self.clock))
+                    self.lines.append(line)
                     self.lines_ready.set()
                 case Listen():
                     self.state.listening = action
@@ -548,7 +567,7 @@ class _CallRun:
             try:
                 self.state.robot_lines.append(line.text)
                 self._notice("robot", line.text)
-                await self.call.play(self._tap(line.pieces))
+                await self.call.play(self._tap(line))
             except Exception as err:  # a line that cannot be said ends the call, politely
                 self.inbox.put_nowait(_PlayerFailed(f"{type(err).__name__}: {err}"))
                 self.playing = None
@@ -558,25 +577,25 @@ class _CallRun:
                     self.playing = None
                     self.state.idle_since = self.rx_s
 
-    async def _tap(self, pieces: list[asyncio.Task[bytes]]) -> AsyncIterator[bytes]:
+    async def _tap(self, line: _Line) -> AsyncIterator[bytes]:
         """Frames for ``play()``, recorded and timed as they go to the wire."""
         first = True
-        for piece in pieces:
+        for piece in line.pieces:
             audio = await piece
             async for frame in iter_frames(audio):
                 if first:
                     first = False
-                    self._reply_started()
+                    self._reply_started(line)
                 self.robot_audio += frame
                 yield frame
 
-    def _reply_started(self) -> None:
+    def _reply_started(self, line: _Line) -> None:
         pending = self.state.pending
         if pending is None:
             return
-        latency = round((self.clock() - pending.heard_at) * 1000)
+        now = self.clock()
         self.state.pending = None
-        self._store_turn(_replace_latency(pending.record, latency))
+        self._store_turn(_replied(pending, line, now))
 
     # --- audio in -------------------------------------------------------------------
 
@@ -607,15 +626,14 @@ class _CallRun:
             arrived = self.clock()
             for _ in range(len(pcm) // FRAME_BYTES):
                 arrived = self.rx_times.popleft()
+            started = self.clock()
             events = await self._decode(stream.accept, pcm) if pcm else []
             self.stream_s += len(pcm) / (2 * SAMPLE_RATE_HZ)
             if ended:
                 events += await self._decode(lambda _pcm: stream.flush(), b"")
-            started = self.clock()
+            decoded = self.clock()
             for event in events:
-                self.inbox.put_nowait(
-                    _Recognised(event, arrived, round((started - arrived) * 1000))
-                )
+                self.inbox.put_nowait(_Recognised(event, arrived, started, decoded))
         self.inbox.put_nowait(_LineEnded())
 
     async def _decode(
@@ -634,7 +652,14 @@ class _CallRun:
     # --- turns and storage ----------------------------------------------------------
 
     def _turn_heard(
-        self, text: str, asked: Asked, classification: Classification, item: _Recognised
+        self,
+        text: str,
+        asked: Asked,
+        classification: Classification,
+        item: _Recognised,
+        final: FinalResult,
+        picked_at: float,
+        classified_at: float,
     ) -> None:
         state = self.state
         if state.pending is not None:  # the robot never answered the previous turn
@@ -651,7 +676,15 @@ class _CallRun:
         )
         state.turn_index += 1
         state.robot_lines = []
-        state.pending = _PendingTurn(record, item.arrived_at)
+        state.pending = _PendingTurn(
+            record,
+            heard_at=item.arrived_at,
+            endpoint_s=final.trailing_silence_s,
+            decode_started=item.decode_started,
+            decoded_at=item.decoded_at,
+            picked_at=picked_at,
+            classified_at=classified_at,
+        )
         self._notice("debtor", text, tuple(record.tags))
 
     def _store_turn(self, record: TurnRecord) -> None:
@@ -776,8 +809,31 @@ def _write_recording(robot: bytes, debtor: bytes, path: Path) -> None:
     recording.write_wav(path)
 
 
-def _replace_latency(record: TurnRecord, latency_ms: int) -> TurnRecord:
-    return dataclasses.replace(record, latency_ms=latency_ms)
+def _first_ready(line: _Line, clock: Callable[[], float], _task: asyncio.Task[bytes]) -> None:
+    if line.first_ready_at is None:
+        line.first_ready_at = clock()
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def _replied(pending: _PendingTurn, line: _Line, first_frame_at: float) -> TurnRecord:
+    """The turn with its latency and where it went (see :class:`TurnTimings`)."""
+    said_at = max(line.queued_at, pending.classified_at)
+    ready_at = line.first_ready_at if line.first_ready_at is not None else first_frame_at
+    timings = TurnTimings(
+        endpoint_ms=_ms(pending.endpoint_s),
+        queue_ms=_ms(pending.decode_started - pending.heard_at),
+        recognition_ms=_ms(pending.decoded_at - pending.decode_started),
+        dispatch_ms=_ms(pending.picked_at - pending.decoded_at),
+        classify_ms=_ms(pending.classified_at - pending.picked_at),
+        script_ms=_ms(said_at - pending.classified_at),
+        synthesis_ms=_ms(ready_at - said_at),
+        playout_ms=_ms(first_frame_at - max(ready_at, said_at)),
+    )
+    latency = _ms(first_frame_at - pending.heard_at)
+    return dataclasses.replace(pending.record, latency_ms=latency, timings=timings)
 
 
 def _closing(

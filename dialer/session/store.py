@@ -59,6 +59,7 @@ class SqlCallLog:
                 promise_date=turn.promise_date,
                 promise_amount=turn.promise_amount,
                 latency_ms=turn.latency_ms,
+                recognition_ms=turn.recognition_ms,
             ),
         )
 

@@ -40,9 +40,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def load_recognizer(settings: Settings) -> RecognitionEngine:
+def load_recognizer(settings: Settings, engine: str = "auto") -> RecognitionEngine:
     """The Russian engine available: Vosk when a Russian model is found, else Whisper.
 
+    ``engine`` "vosk" or "whisper" insists on one (``napomni bench calls --engine``).
     Loading takes seconds of CPU; call it from a worker thread in async code.
     """
     from speech.errors import ModelNotFound
@@ -51,17 +52,22 @@ def load_recognizer(settings: Settings) -> RecognitionEngine:
     from speech.whisper_engine import WhisperEngine
 
     search = settings.model_search_path()
-    try:
-        return VoskEngine.load(resolve_vosk_model(settings.vosk_model, search))
-    except ModelNotFound:
-        logger.info("no Russian Vosk model: live recognition uses Whisper (slower)")
+    if engine in ("auto", "vosk"):
+        try:
+            return VoskEngine.load(resolve_vosk_model(settings.vosk_model, search))
+        except ModelNotFound as err:
+            if engine == "vosk":
+                raise click.ClickException(str(err)) from err
+            logger.info("no Russian Vosk model: live recognition uses Whisper (slower)")
     try:
         return WhisperEngine.load(resolve_whisper_model(settings.whisper_model, search))
     except ModelNotFound as err:
         raise click.ClickException(f"Нет модели распознавания русской речи. {err}") from err
 
 
-def build_session_parts(settings: Settings, log: CallLog | None) -> SessionParts:
+def build_session_parts(
+    settings: Settings, log: CallLog | None, recognizer: RecognitionEngine | None = None
+) -> SessionParts:
     """Recogniser, classifier, voice and phrasing for live calls (seconds to load)."""
     from classifier.errors import ClassifierError
     from classifier.model import load_classifier
@@ -73,7 +79,7 @@ def build_session_parts(settings: Settings, log: CallLog | None) -> SessionParts
     except ClassifierError as err:
         raise click.ClickException(str(err)) from err
     return SessionParts(
-        recognizer=load_recognizer(settings),
+        recognizer=recognizer or load_recognizer(settings),
         classifier=classifier,
         voice=SynthesizerVoice.default(settings.data_dir / "cache" / "prompts"),
         phrasing=RussianPhrasing(),

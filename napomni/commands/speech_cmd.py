@@ -264,8 +264,13 @@ def _normal_words(text: str) -> str:
 )
 @click.option("--limit", type=click.IntRange(1, 500), default=40, show_default=True)
 @click.option("--beam-size", type=click.IntRange(1, 10), default=5, show_default=True)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Как в живом звонке: 8 кГц кадрами по 20 мс, границы фраз по паузам, короткое окно.",
+)
 @click.pass_obj
-def bench_wer(settings: Settings, limit: int, beam_size: int) -> None:
+def bench_wer(settings: Settings, limit: int, beam_size: int, live: bool) -> None:
     import jiwer
 
     from speech.audio import read_wav
@@ -278,6 +283,7 @@ def bench_wer(settings: Settings, limit: int, beam_size: int) -> None:
         )
     from speech.errors import SpeechError
     from speech.models import resolve_whisper_model
+    from speech.recognition import transcribe_streaming
     from speech.whisper_engine import WhisperConfig, WhisperEngine
 
     try:
@@ -290,7 +296,12 @@ def bench_wer(settings: Settings, limit: int, beam_size: int) -> None:
     for pid, text in prompts:
         # Each prompt is one utterance already trimmed: no VAD pass in front of Whisper.
         wav = read_wav(ASTERISK_RU_SOUNDS / f"{pid}.wav")
-        result = engine.transcribe(wav, vad_filter=False)
+        if live:
+            # The live stream: telephone frames, the endpointer, each utterance decoded over
+            # a window of its own length (speech.whisper_engine).
+            result = transcribe_streaming(engine, wav)
+        else:
+            result = engine.transcribe(wav, vad_filter=False)
         refs.append(_normal_words(text))
         hyps.append(_normal_words(result.text) or "-")
         decode_s += result.decode_s
@@ -298,7 +309,8 @@ def bench_wer(settings: Settings, limit: int, beam_size: int) -> None:
     wer = jiwer.wer(refs, hyps)
     verdict = "в норме" if wer <= 0.20 else "ХУЖЕ цели 0.20"
     click.echo(
-        f"whisper WER {wer:.3f} ({verdict}) на {len(prompts)} фразах Asterisk ru, beam {beam_size}, "
+        f"whisper{' (живой поток)' if live else ''} WER {wer:.3f} ({verdict}) "
+        f"на {len(prompts)} фразах Asterisk ru, beam {beam_size}, "
         f"{audio_s:.0f} с речи за {decode_s:.0f} с (RTF {decode_s / audio_s:.2f})"
     )
 

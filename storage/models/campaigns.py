@@ -279,6 +279,7 @@ class Turn(Base):
     promise_date: Mapped[dt.date | None] = mapped_column(sa.Date)
     promise_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     latency_ms: Mapped[int | None] = mapped_column(sa.Integer)  # speech end → first robot audio
+    recognition_ms: Mapped[int | None] = mapped_column(sa.Integer)  # the final decode's part
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 

@@ -110,3 +110,35 @@ def test_streaming_helper_matches_the_live_path(
     clip = Audio(TELEPHONY, silence(0.5).pcm + prompts["conf-locked"].pcm + silence(1.0).pcm)
     transcript = transcribe_streaming(whisper_engine, clip)
     assert jiwer.cer(PROMPTS["conf-locked"], _words(transcript.text)) <= 0.15
+
+
+def test_live_window_decodes_the_same_words_far_cheaper(
+    whisper_engine: WhisperEngine, prompts: dict[str, Audio]
+) -> None:
+    """A live utterance is encoded over its own length, not Whisper's 30 s window: the words
+    stay, the encoder's work drops (measured as CPU time, not asserted as a speed target)."""
+    from speech.audio import pcm_to_float32
+    from speech.whisper_engine import WHISPER_RATE
+
+    samples = pcm_to_float32(convert(prompts["auth-incorrect"], WHISPER_RATE).pcm)
+    short, words = whisper_engine.decode_live(samples, offset_s=2.0)
+    full, _ = whisper_engine.decode(samples)
+    assert jiwer.cer(PROMPTS["auth-incorrect"], _words(short)) <= 0.15
+    assert _words(short) == _words(full)
+    assert [w.text for w in words] == short.split()
+    assert words[0].start_s == 2.0
+    assert words[-1].end_s == pytest.approx(2.0 + len(samples) / 16000)
+
+
+def test_final_says_how_long_the_endpointer_waited(
+    whisper_engine: WhisperEngine, prompts: dict[str, Audio]
+) -> None:
+    clip = Audio(TELEPHONY, silence(0.5).pcm + prompts["conf-locked"].pcm + silence(1.5).pcm)
+    stream = whisper_engine.open_stream()
+    finals = [
+        e for f in split_frames(clip.pcm) for e in stream.accept(f) if isinstance(e, FinalResult)
+    ]
+    assert len(finals) == 1
+    assert finals[0].trailing_silence_s == pytest.approx(
+        whisper_engine.endpoint.trailing_silence_s, abs=0.021
+    )

@@ -64,7 +64,15 @@ class ScriptedStream:
         text = self._texts.popleft() if self._texts else ""
         if text is None:  # the recogniser returns nothing at all for this utterance
             return []
-        return [FinalResult(text=text, words=(), start_s=self._start_s, end_s=self._received_s)]
+        return [
+            FinalResult(
+                text=text,
+                words=(),
+                start_s=self._start_s,
+                end_s=self._received_s,
+                trailing_silence_s=self._endpointer.last_trailing_s,
+            )
+        ]
 
     def flush(self) -> list[RecognitionEvent]:
         if not self._endpointer.in_speech:

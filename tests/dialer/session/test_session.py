@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import wave
 from collections.abc import AsyncIterator
@@ -61,6 +62,17 @@ async def test_whole_dialogue_stores_turns_tags_promise_and_recording(line: Line
     assert "promise_to_pay" in turns[2].tags
     assert turns[2].promise_date == dt.date(2026, 11, 25)
     assert all(t.latency_ms is not None and t.latency_ms >= 0 for t in turns[:4])
+    # Where each reply's latency went: the stages after the endpoint add up to it (rounding
+    # and the event loop's hops aside); the endpointer's wait is reported apart.
+    replied = [t for t in report.turns if t.latency_ms is not None]
+    assert len(replied) == 4
+    for turn in replied:
+        assert turn.timings is not None
+        stages = dataclasses.astuple(turn.timings)[1:]
+        assert turn.timings.endpoint_ms > 0
+        assert turn.recognition_ms == turn.timings.recognition_ms
+        assert abs(sum(stages) - turn.latency_ms) <= 60, (turn.latency_ms, turn.timings)
+    assert [t.recognition_ms for t in turns[:4]] == [t.recognition_ms for t in replied]
     assert "Иванов Иван Петрович" in turns[0].robot_text
     assert "двенадцать тысяч" in turns[1].robot_text  # the debt, said in words
     with line.session_factory() as session:
