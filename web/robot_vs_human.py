@@ -13,7 +13,7 @@ What each side counts, for a report period:
 - both — paid within 7/14/30 days: the share of accounts that paid after the first robot
   conversation / after the case was closed (the paid-after report's groups).
 
-Robot counts come from the summaries ``report_call_days`` and ``report_promise_days``
+Robot counts come from the summaries (the funnel's ``report_call_days``, ``report_promise_days``)
 (less the promises made without a call, which are few); cases and their resolutions are
 human-sized.
 """
@@ -30,11 +30,19 @@ from sqlalchemy.orm import Session
 
 from storage.models import Account, ContactEvent, ContactKind
 from storage.models.campaigns import EscalationCase, Promise
-from storage.models.reports import ReportCallDay, ReportPromiseDay
+from storage.models.reports import ReportPromiseDay
 from web.access import Principal
 from web.escalations import RESOLUTION_TITLES, Resolution
 from web.exports import ExportColumn, ExportTable
-from web.reports import PAID_WINDOWS_DAYS, PaidAfterRow, ReportPeriod, _days_in, _money, _rub
+from web.reports import (
+    PAID_WINDOWS_DAYS,
+    FunnelRow,
+    PaidAfterRow,
+    ReportPeriod,
+    _days_in,
+    _money,
+    _rub,
+)
 
 __all__ = ["ROBOT", "HUMAN", "SideRow", "robot_vs_human", "robot_vs_human_table"]
 
@@ -145,16 +153,16 @@ def _cases(
 
 
 def robot_vs_human(
-    session: Session, principal: Principal, period: ReportPeriod, paid: Sequence[PaidAfterRow]
+    session: Session,
+    principal: Principal,
+    period: ReportPeriod,
+    paid: Sequence[PaidAfterRow],
+    funnel_rows: Sequence[FunnelRow],
 ) -> list[SideRow]:
-    """The robot's and the collectors' results over ``period`` (``paid``: the paid-after
-    report of the same period, so a page computes it once)."""
-    day = ReportCallDay
-    calls = session.execute(
-        sa.select(sa.func.sum(day.answered), sa.func.sum(day.conversations)).where(
-            *_days_in(principal, period, day.day, day.organisation_id)
-        )
-    ).one()
+    """The robot's and the collectors' results over ``period``. ``paid`` and ``funnel_rows``
+    are the paid-after and funnel reports of the same period, so a page computes them once."""
+    answered = sum(f.answered for f in funnel_rows)
+    conversations = sum(f.conversations for f in funnel_rows)
     promises = _promises(session, principal, period)
     opened, resolutions = _cases(session, principal, period)
     shares = {(r.group, r.days): r.share for r in paid}
@@ -174,7 +182,7 @@ def robot_vs_human(
         RESOLUTION_TITLES[r]: resolutions[r.value] for r in Resolution if resolutions[r.value]
     }
     return [
-        side(ROBOT, int(calls[0] or 0), int(calls[1] or 0), True,
+        side(ROBOT, answered, conversations, True,
              {"передано взыскателю": opened} if opened else {}),
         side(HUMAN, closed, closed - sum(resolutions[r] for r in _NOT_WITH_DEBTOR), False,
              human_outcomes),

@@ -664,7 +664,10 @@ def test_robot_vs_human_promises_equal_direct_queries(
         principal = _principal(org)
         for period in PERIODS:
             paid = paid_after(session, principal, period, TODAY)
-            rows = {r.side: r for r in robot_vs_human(session, principal, period, paid)}
+            funnel_rows = funnel(session, principal, period)
+            rows = {
+                r.side: r for r in robot_vs_human(session, principal, period, paid, funnel_rows)
+            }
             expected = direct_promises_by_side(session, principal, period)
             for side, in_call in ((ROBOT, True), (HUMAN, False)):
                 r = rows[side]

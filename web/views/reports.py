@@ -68,7 +68,7 @@ def _by(request: web.Request) -> str:
 
 def _robot_vs_human(db: Session, p: Principal, period: ReportPeriod) -> ExportTable:
     paid = paid_after(db, p, period, dt.date.today())
-    return robot_vs_human_table(robot_vs_human(db, p, period, paid))
+    return robot_vs_human_table(robot_vs_human(db, p, period, paid, funnel(db, p, period)))
 
 
 # The reasons always shown beside the chosen grouping: the groups fixed at each call.
@@ -103,6 +103,7 @@ async def reports_page(request: web.Request) -> web.Response:
 
     def work(db: Session) -> dict[str, object]:
         paid = paid_after(db, principal, period, dt.date.today())
+        funnel_rows = funnel(db, principal, period)
         return {
             "reasons": reasons(db, principal, period, by),
             "grouped_reasons": [
@@ -116,10 +117,10 @@ async def reports_page(request: web.Request) -> web.Response:
                 }
                 for g, title, note in _GROUPED
             ],
-            "funnel": funnel(db, principal, period),
+            "funnel": funnel_rows,
             "promises": promises_by_month(db, principal, period),
             "paid_after": paid,
-            "robot_vs_human": robot_vs_human(db, principal, period, paid),
+            "robot_vs_human": robot_vs_human(db, principal, period, paid, funnel_rows),
         }
 
     context = await in_read(request.app, work)
