@@ -20,6 +20,7 @@ human-sized.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,15 @@ from web.reports import (
     _rub,
 )
 
-__all__ = ["ROBOT", "HUMAN", "SideRow", "robot_vs_human", "robot_vs_human_table"]
+__all__ = [
+    "HUMAN",
+    "ROBOT",
+    "SideRow",
+    "robot_vs_human",
+    "robot_vs_human_counts",
+    "robot_vs_human_table",
+    "with_paid_shares",
+]
 
 ROBOT = "робот"
 HUMAN = "взыскатель"
@@ -161,11 +170,18 @@ def robot_vs_human(
 ) -> list[SideRow]:
     """The robot's and the collectors' results over ``period``. ``paid`` and ``funnel_rows``
     are the paid-after and funnel reports of the same period, so a page computes them once."""
+    return with_paid_shares(robot_vs_human_counts(session, principal, period, funnel_rows), paid)
+
+
+def robot_vs_human_counts(
+    session: Session, principal: Principal, period: ReportPeriod, funnel_rows: Sequence[FunnelRow]
+) -> list[SideRow]:
+    """Robot vs human without the paid-after shares (see :func:`with_paid_shares`), so a
+    page can read paid-after at the same time on another connection."""
     answered = sum(f.answered for f in funnel_rows)
     conversations = sum(f.conversations for f in funnel_rows)
     promises = _promises(session, principal, period)
     opened, resolutions = _cases(session, principal, period)
-    shares = {(r.group, r.days): r.share for r in paid}
     none = (0, Decimal("0.00"), 0, Decimal("0.00"), 0)
 
     def side(
@@ -174,7 +190,7 @@ def robot_vs_human(
         made, made_sum, kept, kept_sum, broken = promises.get(in_call, none)
         return SideRow(
             name, contacts, with_debtor, made, made_sum, kept, kept_sum, broken,
-            {d: shares.get((_PAID_GROUPS[name], d)) for d in PAID_WINDOWS_DAYS}, outcomes,
+            dict.fromkeys(PAID_WINDOWS_DAYS), outcomes,
         )  # fmt: skip
 
     closed = sum(resolutions.values())
@@ -187,6 +203,17 @@ def robot_vs_human(
         side(HUMAN, closed, closed - sum(resolutions[r] for r in _NOT_WITH_DEBTOR), False,
              human_outcomes),
     ]  # fmt: skip
+
+
+def with_paid_shares(rows: Sequence[SideRow], paid: Sequence[PaidAfterRow]) -> list[SideRow]:
+    """``rows`` with the share of accounts that paid within each window, from ``paid``."""
+    shares = {(r.group, r.days): r.share for r in paid}
+    return [
+        dataclasses.replace(
+            row, paid_share={d: shares.get((_PAID_GROUPS[row.side], d)) for d in PAID_WINDOWS_DAYS}
+        )
+        for row in rows
+    ]
 
 
 def robot_vs_human_table(rows: Sequence[SideRow]) -> ExportTable:
