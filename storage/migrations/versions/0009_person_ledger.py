@@ -55,16 +55,23 @@ def _blocked_at_insert(row: str, *, person_ledger: bool) -> str:
 
 def _copy_ledger(*, person_ledger: bool) -> str:
     sets = ", ".join(f"ledger_{n} = NEW.{n}" for n in _LEDGER_COPY)
-    accounts = (
-        "(account_id = NEW.account_id OR account_id IN "
-        "(SELECT id FROM accounts WHERE ledger_account_id = NEW.account_id))"
-        if person_ledger
-        else "account_id = NEW.account_id"
-    )
-    return (
+    update = (
         f"UPDATE attempts SET {sets}, recheck = (recheck OR (NEW.active_attempt_id IS NOT NULL "
-        f"AND NEW.active_attempt_id <> attempts.id)) WHERE {accounts} AND {_OPEN};"
+        "AND NEW.active_attempt_id <> attempts.id)) WHERE {accounts} AND " + _OPEN + ";"
     )
+    own = update.format(accounts="account_id = NEW.account_id")
+    if not person_ledger:
+        return own
+    # Two statements, not one with OR: an OR of the two conditions reads the whole attempts
+    # table on every ledger update (measured: 100,000 attempts, 20,000 updates, 9 minutes).
+    # ``+status`` (SQLite): keeps it off the status index (every pending attempt) and on the
+    # account index, the few rows of the linked accounts.
+    linked = update.format(
+        accounts="account_id IN (SELECT id FROM accounts WHERE ledger_account_id = NEW.account_id)"
+    )
+    if op.get_bind().dialect.name == "sqlite":  # PostgreSQL has no unary + on text
+        linked = linked.replace(f"AND {_OPEN}", f"AND +{_OPEN}")
+    return f"{own} {linked}"
 
 
 def _relink() -> str:
