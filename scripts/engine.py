@@ -330,6 +330,67 @@ class Conversation:
                 return bool(v.debt_by_service)
         return True
 
+    # --- lines ahead ----------------------------------------------------------------
+
+    def upcoming_lines(self) -> list[tuple[Part, ...]]:
+        """The lines the robot may say next whose words are known now.
+
+        Before the call: the opening's. While listening: those after any answer, silence or
+        key the current node (or the script) has a branch for, a repeat and giving up. For
+        synthesis ahead of time while the phone rings or the debtor speaks; nothing is said,
+        so identity does not matter here. Lines naming what the debtor has yet to say (the
+        promised date) are left out.
+        """
+        node = self._node
+        if node is None:
+            starts = [(self.script.start, False)]
+        elif self.ended:
+            return []
+        else:
+            branches = [
+                *(node.on or {}).values(),
+                node.otherwise,
+                node.silence,
+                *(node.dtmf or {}).values(),
+                *self.script.on.values(),
+                self.script.otherwise,
+                self.script.silence,
+                *self.script.dtmf.values(),
+            ]
+            # In the script's own order: the current question's answers first (the likeliest).
+            targets = dict.fromkeys(c.go for b in branches if b is not None for c in b.choices)
+            starts = [(name, False) for name in targets if name != REPEAT]
+            starts += [(node.name, True), (self.script.give_up, False)]
+        lines: list[tuple[Part, ...]] = []
+        seen: set[tuple[str, bool]] = set()
+        while starts:
+            name, repeat = starts.pop(0)
+            if (name, repeat) in seen or name not in self.script.nodes:
+                continue
+            seen.add((name, repeat))
+            ahead = self.script.nodes[name]
+            for line in ahead.reprompt if repeat and ahead.reprompt else ahead.say:
+                rendered = self._render_ahead(ahead, line)
+                if rendered is not None and rendered not in lines:
+                    lines.append(rendered)
+            if ahead.ask is None and ahead.end is None and ahead.next is not None:
+                starts += [(c.go, False) for c in ahead.next.choices if c.go != REPEAT]
+        return lines
+
+    def _render_ahead(self, node: Node, line: Line) -> tuple[Part, ...] | None:
+        parts: list[Part] = []
+        for piece in line.template:
+            if isinstance(piece, str):
+                parts.append(piece)
+            elif VARIABLES[piece.name].from_conversation:
+                return None
+            else:
+                try:
+                    parts.extend(self._value(node, piece))
+                except ConversationError:
+                    return None
+        return tuple(parts)
+
     def _render(self, node: Node, line: Line) -> tuple[Part, ...]:
         parts: list[Part] = []
         for piece in line.template:

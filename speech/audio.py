@@ -8,6 +8,8 @@ frames: a fresh resampler per 20 ms chunk clicks at every boundary.
 
 from __future__ import annotations
 
+import os
+import threading
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,7 +116,9 @@ def read_wav(path: Path) -> Audio:
 def write_wav(path: Path, audio: Audio) -> None:
     """Write audio as a PCM WAV file, atomically (a temporary file renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    # One partial file per writer: two calls caching the same phrase at once must not
+    # write into one file.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     with wave.open(str(partial), "wb") as wav:
         wav.setnchannels(audio.format.channels)
         wav.setsampwidth(audio.format.sample_width_bytes)

@@ -33,6 +33,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ from classifier.contract import Asked, Classification, TurnClassifier, TurnConte
 from dialer.session.machine import MachineDetector, detect_announcement
 from dialer.session.ports import CallClosing, CallLog, Notice, NoticeKind, Observer, Phrasing, Voice
 from dialer.session.report import CallOpening, CallReport, TurnRecord, TurnTimings
+from dialer.session.speaker import Speaker, sentences
 from dialer.telephony.errors import TelephonyError
 from dialer.telephony.media import iter_frames
 from dialer.telephony.port import (
@@ -90,7 +92,7 @@ __all__ = ["CallContext", "CallSession", "SessionConfig", "SessionParts"]
 logger = logging.getLogger(__name__)
 
 _TICK_S: Final = 0.05
-_SENTENCE_END: Final = re.compile(r"(?<=[.!?…])\s+")
+_AHEAD_THREADS: Final = 2  # Festival processes making lines ahead, for all calls together
 _DO_NOT_CALL: Final = re.compile(r"не\W+(?:звоните|звонить|надо\W+звонить|беспокойте)")
 
 
@@ -187,7 +189,7 @@ class _PendingTurn:
 class _Line:
     say: Say
     text: str
-    pieces: list[asyncio.Task[bytes]]  # the line's sentences, synthesised in parallel
+    pieces: list[asyncio.Future[bytes]]  # the line's sentences, synthesised in parallel
     queued_at: float
     first_ready_at: float | None = None  # the first sentence's audio was ready
 
@@ -231,6 +233,15 @@ class CallSession:
         self.config = config or SessionConfig()
         self.observer = observer
         self.clock = clock
+        self._ahead_pool: ThreadPoolExecutor | None = None
+
+    def speaker(self, conversation: Conversation) -> Speaker:
+        """A call's speaker, already making the opening (called before dialling)."""
+        if self._ahead_pool is None:
+            self._ahead_pool = ThreadPoolExecutor(_AHEAD_THREADS, "synthesis-ahead")
+        speaker = Speaker(self.parts.voice, self.parts.phrasing, self._ahead_pool)
+        _prepare(speaker, conversation)
+        return speaker
 
     async def place(
         self,
@@ -245,13 +256,15 @@ class CallSession:
         The ``calls`` row exists before the number is dialled, so a crash while ringing
         still leaves a trace; a dial the telephone refuses is stored as failed.
         """
+        speaker = self.speaker(conversation)  # the opening is made while the phone rings
         call_id = await self._open(context)
         try:
             call = await telephone.dial(number, ring_timeout_s)
         except TelephonyError as err:
+            speaker.close()
             result = CallResult(Outcome.FAILED, None, f"{type(err).__name__}: {err}", ended=True)
             return await self._close_unanswered(result, context, call_id)
-        return await self._talk(call, conversation, context, call_id)
+        return await self._talk(call, conversation, context, call_id, speaker)
 
     async def run(self, call: Call, conversation: Conversation, context: CallContext) -> CallReport:
         """Talk through ``call`` (already dialled) and store it; never raises for the line's sake.
@@ -259,7 +272,7 @@ class CallSession:
         An unanswered call is stored with its outcome and SIP cause and returned at once.
         """
         call_id = await self._open(context)
-        return await self._talk(call, conversation, context, call_id)
+        return await self._talk(call, conversation, context, call_id, self.speaker(conversation))
 
     async def _open(self, context: CallContext) -> int | None:
         if self.parts.log is None:
@@ -267,11 +280,20 @@ class CallSession:
         return await asyncio.to_thread(self.parts.log.open_call, context.opening)
 
     async def _talk(
-        self, call: Call, conversation: Conversation, context: CallContext, call_id: int | None
+        self,
+        call: Call,
+        conversation: Conversation,
+        context: CallContext,
+        call_id: int | None,
+        speaker: Speaker,
     ) -> CallReport:
         if call.result.outcome is not Outcome.ANSWERED:
+            speaker.close()
             return await self._close_unanswered(call.result, context, call_id)
-        return await _CallRun(self, call, conversation, context, call_id).execute()
+        try:
+            return await _CallRun(self, call, conversation, context, call_id, speaker).execute()
+        finally:
+            speaker.close()
 
     async def _close_unanswered(
         self, result: CallResult, context: CallContext, call_id: int | None
@@ -309,8 +331,10 @@ class _CallRun:
         conversation: Conversation,
         context: CallContext,
         call_id: int | None,
+        speaker: Speaker,
     ) -> None:
         self.s = session
+        self.speaker = speaker
         self.config = session.config
         self.clock = session.clock
         self.call = call
@@ -519,19 +543,21 @@ class _CallRun:
                     # Synthesis starts now, sentence by sentence: the first sentence plays
                     # while the rest is still being made, the next line is ready in time.
                     text = self.s.parts.phrasing.render(action.parts)
-                    pieces = [
-                        asyncio.create_task(asyncio.to_thread(self.s.parts.voice.synthesize, part))
-                        for part in _sentences(text)
-                    ]
+                    pieces = [self.speaker.sentence(part) for part in sentences(text)]
                     line = _Line(action, text, pieces, queued_at=self.clock())
-                    for piece in pieces:
-                        piece.add_done_callback(_consume)
-                    pieces[0].add_done_callback(functools.partial(_first_ready, line, self.clock))
+                    if pieces[0].done():  # made ahead of time
+                        line.first_ready_at = line.queued_at
+                    else:
+                        pieces[0].add_done_callback(
+                            functools.partial(_first_ready, line, self.clock)
+                        )
                     self.lines.append(line)
                     self.lines_ready.set()
                 case Listen():
                     self.state.listening = action
                     self.state.idle_since = None
+                    # While the debtor answers, make what the robot may say next.
+                    _prepare(self.speaker, self.conversation)
                 case StopSpeaking():
                     self._cut_speech(only_interruptible=True)
                 case Escalate():
@@ -789,15 +815,12 @@ class _LineDead(Exception):
     """The line is gone without a hang-up (no audio, too long): end the call."""
 
 
-def _sentences(text: str) -> list[str]:
-    """A line cut into sentences (each is synthesised and cached on its own)."""
-    return [part for part in _SENTENCE_END.split(text.strip()) if part] or [text]
-
-
-def _consume(task: asyncio.Task[bytes]) -> None:
-    """Retrieve the outcome of a line's synthesis nobody will play (cut by barge-in)."""
-    if not task.cancelled():
-        task.exception()
+def _prepare(speaker: Speaker, conversation: Conversation) -> None:
+    """Ask the speaker to make the script's next lines; never fails the call."""
+    try:
+        speaker.prepare(conversation.upcoming_lines())
+    except Exception:  # an optimisation only: the lines are made when said
+        logger.warning("lines could not be prepared ahead", exc_info=True)
 
 
 def _write_recording(robot: bytes, debtor: bytes, path: Path) -> None:
@@ -809,7 +832,7 @@ def _write_recording(robot: bytes, debtor: bytes, path: Path) -> None:
     recording.write_wav(path)
 
 
-def _first_ready(line: _Line, clock: Callable[[], float], _task: asyncio.Task[bytes]) -> None:
+def _first_ready(line: _Line, clock: Callable[[], float], _made: asyncio.Future[bytes]) -> None:
     if line.first_ready_at is None:
         line.first_ready_at = clock()
 

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import random
 import statistics
 import time
 from dataclasses import dataclass
@@ -79,13 +80,20 @@ async def _level(settings: Settings, parts: SessionParts, calls: int, workdir: P
     specs = [spec_for(promise, f"bench{n}", voices) for n in range(calls)]
     session = CallSession(parts, SessionConfig())
     script = ScriptBook().get("soft_reminder")
-    variables = AccountVariables(
-        organisation="Управляющая компания Тверской дом",
-        addressed_as="Иван Петрович",
-        full_name="Иванов Иван Петрович",
-        address="улица Песочная, дом один",
-        debt_total=Decimal("4480.50"),
-    )
+    # Each call's debt differs (as each account's does), so the lines naming it are new to
+    # the synthesis cache on every run: made live or ahead of time, never from an old run.
+    rng = random.Random()
+    debts = [Decimal(rng.randrange(100_000, 9_000_000)) / 100 for _ in range(calls)]
+    accounts = [
+        AccountVariables(
+            organisation="Управляющая компания Тверской дом",
+            addressed_as="Иван Петрович",
+            full_name="Иванов Иван Петрович",
+            address="улица Песочная, дом один",
+            debt_total=debt,
+        )
+        for debt in debts
+    ]
     kamailio = Kamailio(workdir / f"k{calls}", KamailioOptions())
     kamailio.start()
     try:
@@ -111,11 +119,11 @@ async def _level(settings: Settings, parts: SessionParts, calls: int, workdir: P
                             telephone,
                             f"bench{n}",
                             10.0,
-                            Conversation(script, variables),
+                            Conversation(script, accounts[n]),
                             CallContext(
                                 CallOpening(0, script.name, dt.datetime.now(dt.UTC)),
                                 today,
-                                variables.debt_total,
+                                accounts[n].debt_total,
                                 f"bench{n}",
                             ),
                         )
