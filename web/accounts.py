@@ -234,6 +234,12 @@ class PromiseItem:
     due_on: dt.date
     amount: Decimal | None
     status: str
+    made_by: str | None = None  # None: the robot, in a call; else the collector's actor
+
+    @property
+    def by_whom(self) -> str:
+        """Who heard the promise, as the card says it."""
+        return "робот" if self.made_by is None else "взыскатель"
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +320,7 @@ def load_card(
     ).all()
     calls = _calls(session, account_id, history_limit)
     promises = [
-        PromiseItem(p.made_at, p.due_on, p.amount, str(p.status))
+        PromiseItem(p.made_at, p.due_on, p.amount, str(p.status), p.made_by)
         for p in session.scalars(
             sa.select(Promise).where(Promise.account_id == account_id).order_by(Promise.id.desc())
         )

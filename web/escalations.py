@@ -24,6 +24,12 @@ from storage.models import Account, ContactEvent, ContactKind, Phone, PhoneStatu
 from storage.models.callbacks import CaseCallback
 from storage.models.campaigns import OPEN_CASE_STATUSES, EscalationCase, EscalationStatus
 from web.access import Principal
+from web.collector_promises import (
+    DUE_FIELD,
+    CollectorPromise,
+    has_collector_promise,
+    record_promise,
+)
 from web.errors import BadInput, Conflict, NotFound
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "case_row",
     "list_queue",
     "mark_phone",
+    "promise_on_case",
     "resolve_case",
     "schedule_callback",
     "take_case",
@@ -238,15 +245,27 @@ def _own_open(session: Session, principal: Principal, case_id: int) -> Escalatio
 
 
 def resolve_case(
-    session: Session, principal: Principal, case_id: int, resolution: str, note: str = ""
+    session: Session,
+    principal: Principal,
+    case_id: int,
+    resolution: str,
+    note: str = "",
+    promise: CollectorPromise | None = None,
 ) -> None:
-    """Close the case with an outcome (and an optional note)."""
+    """Close the case with an outcome (and an optional note).
+
+    ``promise`` (date and amount) is recorded with the closing; «договорились об оплате»
+    needs one, given here or recorded on the case before."""
     try:
         outcome = Resolution(resolution)
     except ValueError as err:
         raise BadInput(f"resolution: одно из {', '.join(r.value for r in Resolution)}") from err
     case = _own_open(session, principal, case_id)
     text = _clean(note, "note")
+    if promise is not None:
+        _record(session, principal, case, promise)
+    elif outcome is Resolution.PROMISE and not has_collector_promise(session, case):
+        raise BadInput(f"{DUE_FIELD}: «договорились об оплате» — укажите дату и сумму обещания")
     _append_note(
         case, principal, f"Закрыто: {RESOLUTION_TITLES[outcome]}" + (f". {text}" if text else "")
     )
@@ -290,6 +309,26 @@ def schedule_callback(
         ContactKind.NOTE,
         f"Назначен повторный звонок на {local}",
         {"callback_at": when.isoformat()},
+    )
+
+
+def promise_on_case(
+    session: Session, principal: Principal, case_id: int, promise: CollectorPromise
+) -> None:
+    """Record the debtor's promise from the case card (the case stays open)."""
+    case = _own_open(session, principal, case_id)
+    _record(session, principal, case, promise)
+    case.updated_at = utc_now()
+
+
+def _record(
+    session: Session, principal: Principal, case: EscalationCase, promise: CollectorPromise
+) -> None:
+    record_promise(session, principal, case, promise)
+    _append_note(
+        case,
+        principal,
+        f"Обещание: {promise.amount:.2f} ₽ до {promise.due_on.strftime('%d.%m.%Y')}",
     )
 
 

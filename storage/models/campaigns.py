@@ -300,6 +300,9 @@ class Promise(Base):
     )
     made_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Who heard it: NULL — the robot in the call ``call_id``; else the collector's actor
+    # ("user:<id>") who recorded it on a case.
+    made_by: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class EscalationCase(Base):

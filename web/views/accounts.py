@@ -175,6 +175,23 @@ _CARD = {
         "paid_total": _MONEY,
         "payments": {"type": "array", "items": {"type": "object"}},
         "history": {"type": "array", "items": {"type": "object"}},
+        "promises": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["made_at", "due_on", "amount", "status", "made_by"],
+                "properties": {
+                    "made_at": {"type": "string", "format": "date-time"},
+                    "due_on": _DATE,
+                    "amount": {"type": ["string", "null"], "description": "null: весь долг"},
+                    "status": {"type": "string", "enum": ["made", "kept", "broken"]},
+                    "made_by": {
+                        "type": ["string", "null"],
+                        "description": "null: робот в звонке; иначе взыскатель (user:<id>)",
+                    },
+                },
+            },
+        },
         "phones_shown": {"type": "boolean"},
         "documents_shown": {"type": "boolean"},
     },

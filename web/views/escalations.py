@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from dialer.campaigns.promises import local_zone
+from storage.models import utc_now
 from web.access import ESCALATION_ROLES, Principal, roles
 from web.accounts import load_card
 from web.cases import works_case
+from web.collector_promises import AMOUNT_FIELD, DUE_FIELD, parse_promise
 from web.db import in_read, in_transaction
-from web.errors import BadInput
+from web.errors import BadInput, Conflict
 from web.escalations import (
     RESOLUTION_TITLES,
     add_note,
     case_row,
     list_queue,
     mark_phone,
+    promise_on_case,
     resolve_case,
     schedule_callback,
     take_case,
@@ -75,8 +80,21 @@ def _do_take(db: Session, p: Principal, case_id: int, data: Mapping[str, object]
     take_case(db, p, case_id)
 
 
+def _given(data: Mapping[str, object], name: str) -> bool:
+    value = data.get(name)
+    return value is not None and value != ""
+
+
 def _do_resolve(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
-    resolve_case(db, p, case_id, _text(data, "resolution"), _text(data, "note"))
+    # The date and amount are optional here: a promise recorded on the card before counts.
+    promise = None
+    if _given(data, DUE_FIELD) or _given(data, AMOUNT_FIELD):
+        promise = parse_promise(data.get(DUE_FIELD), data.get(AMOUNT_FIELD))
+    resolve_case(db, p, case_id, _text(data, "resolution"), _text(data, "note"), promise)
+
+
+def _do_promise(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
+    promise_on_case(db, p, case_id, parse_promise(data.get(DUE_FIELD), data.get(AMOUNT_FIELD)))
 
 
 def _do_callback(db: Session, p: Principal, case_id: int, data: Mapping[str, object]) -> None:
@@ -93,7 +111,8 @@ def _do_phone(db: Session, p: Principal, case_id: int, data: Mapping[str, object
 
 ACTIONS: dict[str, tuple[Action, str]] = {
     "take": (_do_take, "Взять обращение в работу"),
-    "resolve": (_do_resolve, "Закрыть с итогом"),
+    "resolve": (_do_resolve, "Закрыть с итогом (с обещанием оплатить — дата и сумма)"),
+    "promise": (_do_promise, "Записать обещание оплатить: дата и сумма"),
     "callback": (_do_callback, "Назначить повторный звонок"),
     "note": (_do_note, "Добавить заметку"),
     "phone": (_do_phone, "Отметить телефон: неверный или не звонить"),
@@ -115,7 +134,14 @@ async def case_page(request: web.Request) -> web.Response:
     def work(db: Session) -> dict[str, object]:
         case = case_row(db, principal, case_id)
         card = load_card(db, principal, case.account_id, works_case=works_case)
-        return {"case": case, "card": card, "resolutions": RESOLUTION_TITLES}
+        return {
+            "case": case,
+            "card": card,
+            "resolutions": RESOLUTION_TITLES,
+            # The promise form's bounds (checked again when stored).
+            "owed": card.debt_total + card.peni_total,
+            "today_local": utc_now().astimezone(local_zone(card.time_zone)).date().isoformat(),
+        }
 
     context = await in_transaction(request.app, work)
     context["error"] = request.query.get("error", "")[:300]
@@ -129,7 +155,12 @@ def _form_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
         principal = principal_of(request)
         case_id = path_id(request, "case_id")
         data = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-        await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
+        try:
+            await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
+        except (BadInput, Conflict) as refused:
+            # Back to the case with the message above the forms (nothing was stored).
+            query = urlencode({"error": refused.message})
+            return see_other(f"/escalations/{case_id}?{query}")
         return see_other(f"/escalations/{case_id}" if name != "resolve" else "/escalations")
 
     return handler
@@ -183,15 +214,34 @@ _CASE = {
         "callback_due": {"type": "boolean", "description": "Время перезвонить пришло"},
     },
 }
+_PROMISE_FIELDS: dict[str, object] = {
+    DUE_FIELD: {
+        "type": "string",
+        "format": "date",
+        "description": "Дата оплаты: не раньше сегодняшнего дня по времени должника",
+    },
+    AMOUNT_FIELD: {
+        "type": ["number", "string"],
+        "description": "Сумма, ₽: больше нуля и не больше долга с пени",
+    },
+}
 _BODIES: dict[str, dict[str, object] | None] = {
     "take": None,
     "resolve": {
         "type": "object",
         "required": ["resolution"],
+        "description": "«promise» (договорились об оплате) требует promise_due и promise_amount, "
+        "если обещание не записано на обращении раньше",
         "properties": {
             "resolution": {"type": "string", "enum": [r.value for r in RESOLUTION_TITLES]},
             "note": {"type": "string", "maxLength": 2000},
+            **_PROMISE_FIELDS,
         },
+    },
+    "promise": {
+        "type": "object",
+        "required": [DUE_FIELD, AMOUNT_FIELD],
+        "properties": _PROMISE_FIELDS,
     },
     "callback": {
         "type": "object",
