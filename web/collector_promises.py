@@ -34,6 +34,7 @@ __all__ = [
     "parse_due",
     "parse_promise",
     "record_promise",
+    "rub_text",
 ]
 
 DUE_FIELD = "promise_due"
@@ -127,7 +128,7 @@ def record_promise(
     if owed <= 0:
         raise BadInput(f"{_AMOUNT_TITLE}: у лицевого счёта нет долга")
     if promise.amount > owed:
-        raise BadInput(f"{_AMOUNT_TITLE}: не больше долга с пени ({_rub(owed)} ₽)")
+        raise BadInput(f"{_AMOUNT_TITLE}: не больше долга с пени ({rub_text(owed)} ₽)")
     row = Promise(
         account_id=account.id,
         call_id=None,
@@ -146,7 +147,7 @@ def record_promise(
             account_id=account.id,
             kind=ContactKind.PROMISE,
             actor=principal.actor,
-            summary=f"Обещание оплатить {_rub(promise.amount)} ₽ до {due_text} (взыскатель)",
+            summary=f"Обещание оплатить {rub_text(promise.amount)} ₽ до {due_text} (взыскатель)",
             ref_table="promises",
             ref_id=row.id,
             details={
@@ -174,7 +175,8 @@ def has_collector_promise(session: Session, case: EscalationCase) -> bool:
     return found is not None
 
 
-def _rub(amount: Decimal) -> str:
+def rub_text(amount: Decimal) -> str:
+    """Roubles as the pages write them: "1\u00a0500,50"."""
     whole, _, cents = f"{amount:.2f}".partition(".")
     grouped = f"{int(whole):,}".replace(",", "\u00a0")
     return f"{grouped},{cents}"

@@ -29,6 +29,7 @@ from web.collector_promises import (
     CollectorPromise,
     has_collector_promise,
     record_promise,
+    rub_text,
 )
 from web.errors import BadInput, Conflict, NotFound
 
@@ -328,7 +329,7 @@ def _record(
     _append_note(
         case,
         principal,
-        f"Обещание: {promise.amount:.2f} ₽ до {promise.due_on.strftime('%d.%m.%Y')}",
+        f"Обещание: {rub_text(promise.amount)} ₽ до {promise.due_on.strftime('%d.%m.%Y')}",
     )
 
 

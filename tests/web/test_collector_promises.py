@@ -119,7 +119,7 @@ async def test_the_promise_is_checked_and_stored_like_the_robots(
         ).all()
         assert [e.ref_id for e in events] == [p.id for p in stored]
         case = session.get_one(EscalationCase, case_id)
-        assert "Обещание: 1500.50 ₽ до" in case.notes
+        assert "Обещание: 1\u00a0500,50 ₽ до" in case.notes
         assert str(case.status) == "in_progress"  # recording a promise leaves the case open
 
     async with user.http.get(f"/api/accounts/{web_world.account_a}") as response:

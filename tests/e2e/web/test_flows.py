@@ -1,19 +1,23 @@
-"""The main flows in a real browser: log in, create and start a campaign, take and resolve an
-escalation, open a report and export it."""
+"""The main flows in a real browser: log in, create and start a campaign, take an escalation,
+record the debtor's promise and resolve it, open a report and export it."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.escalation import EscalationReason, escalate
 from storage.models import utc_now
+from storage.models.campaigns import Promise
 from storage.models.users import UserRole
 from tests.e2e.web.conftest import screenshot
 from tests.web.conftest import PASSWORD, WebWorld, web_config
@@ -98,10 +102,32 @@ def test_collector_takes_and_resolves_an_escalation(
     page.get_by_role("button", name="Добавить заметку").click()
     expect(page.locator("pre.notes")).to_contain_text("Согласовали рассрочку")
     screenshot(page, "05-case-card")
-    page.get_by_label("Итог").select_option(label="рассрочка")
+    # The debtor promises 1 500 ₽ in a week: recorded on the card, then the case is closed
+    # as «договорились об оплате» (the promise just recorded counts for it).
+    due = (utc_now() + dt.timedelta(days=7)).astimezone(ZoneInfo("Europe/Moscow")).date()
+    page.get_by_label("Обещает оплатить до").fill(due.isoformat())
+    page.get_by_label("Сумма, ₽", exact=True).fill("1500")
+    page.get_by_role("button", name="Записать обещание").click()
+    expect(page.locator("pre.notes")).to_contain_text(
+        f"Обещание: 1\u00a0500,00 ₽ до {due.strftime('%d.%m.%Y')}"
+    )
+    promise_row = page.locator("tr", has=page.locator("td[data-made-by]"))
+    expect(promise_row.locator("td[data-made-by]")).to_have_text("взыскатель")
+    expect(promise_row).to_contain_text("ждём")
+    screenshot(page, "05b-collector-promise")
+    page.get_by_label("Итог").select_option(label="договорились об оплате")
     page.get_by_role("button", name="Закрыть обращение").click()
     expect(page.get_by_role("heading", name="Очередь обращений")).to_be_visible()
     expect(page.get_by_role("link", name=str(case_id), exact=True)).to_have_count(0)
+    with session_factory.begin() as session:
+        stored = session.execute(
+            sa.select(Promise.amount, Promise.due_on, Promise.call_id, Promise.made_by).where(
+                Promise.account_id == web_world.account_a
+            )
+        ).one()
+    assert stored[:3] == (Decimal("1500.00"), due, None)
+    assert stored.made_by is not None
+    assert stored.made_by.startswith("user:")
 
 
 def test_manager_opens_a_report_and_exports_it(
