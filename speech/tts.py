@@ -113,8 +113,14 @@ class FestivalTts:
         """The Festival voice (part of the synthesis cache key)."""
         return f"festival:{self.festival_voice}"
 
+    def warm_up(self) -> None:
+        """Start the warm Festival processes now, in the background (live lines then never
+        wait for one to start)."""
+        _WARM.start(self.festival_voice)
+
     def render(self, text: str) -> Audio:
-        """Run ``text2wave``; a line it cannot say (Latin letters, symbols) goes to espeak-ng."""
+        """Say ``text`` with a warm Festival (else ``text2wave``); a line it cannot say
+        (Latin letters, symbols) goes to espeak-ng."""
         spoken = _FESTIVAL_UNSAYABLE.sub(" ", _DASHES.sub(",", text)).strip()
         try:
             if not spoken or _LATIN.search(text):
@@ -129,7 +135,8 @@ class FestivalTts:
             try:
                 audio = warm.say(text, self.timeout_s)
             except (OSError, SpeechError, TimeoutError, ValueError):
-                warm.close()  # a process in an unknown state is not reused; text2wave below
+                # A process in an unknown state is not reused; text2wave says it below.
+                _WARM.discard(self.festival_voice, warm)
             else:
                 _WARM.give_back(self.festival_voice, warm)
                 return audio
@@ -157,6 +164,16 @@ class FestivalTts:
                 raise SynthesisError(f"festival не озвучил фразу: {err}") from err
 
 
+_WARM_UP = (
+    "Здравствуйте. Итак, вы оплатите четыре тысячи двести тридцать один рубль сорок одну "
+    "копейку до среды, двадцать пятого ноября. Верно? Ноль, два, три, пять, шесть, семь, "
+    "восемь, девять, десять, одиннадцать, двенадцать, двадцать, тридцать, сорок, пятьдесят, "
+    "шестьдесят, семьдесят, восемьдесят, девяносто, сто, двести, триста, пятьсот, тысяча. "
+    "Января, февраля, марта, апреля, мая, июня, июля, августа, сентября, октября, декабря. "
+    "Понедельник, вторник, четверг, пятница, суббота, воскресенье. Спасибо, всего доброго!"
+)
+
+
 class _WarmFestival:
     """One ``festival --pipe`` process with the voice loaded, used by one thread at a time.
 
@@ -174,6 +191,9 @@ class _WarmFestival:
         )
         self._count = 0
         self._run(f"({voice})", timeout_s)
+        # The voice loads its units lazily: the first long sentence in a new process takes
+        # 0.5–0.8 s more than the next ones (measured). Say a rich one before any real line.
+        self.say(_WARM_UP, timeout_s)
 
     def say(self, text: str, timeout_s: float) -> Audio:
         target = Path(self._work.name) / "speech.wav"
@@ -217,43 +237,76 @@ class _WarmFestival:
 
 
 class _WarmFestivals:
-    """Idle warm processes by voice; a thread takes one (or starts one) and gives it back."""
+    """Warm processes by voice; a thread takes an idle one and gives it back.
 
-    max_idle = 4
+    Up to ``enough`` processes are started on demand; past that a thread waits (at most
+    ``wait_s``) for one to come back, which costs less than starting one (0.4 s and the
+    voice's warm-up, on cores the calls need).
+    """
+
+    enough = 3
+    wait_s = 1.0
+    max_idle = 6
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
         self._idle: dict[str, list[_WarmFestival]] = {}
+        self._alive: dict[str, int] = {}
         self._broken = False
 
     def take(self, voice: str) -> _WarmFestival | None:
-        with self._lock:
+        with self._ready:
+            deadline = time.monotonic() + self.wait_s
+            idle = self._idle.setdefault(voice, [])
+            while not idle and not self._broken and self._alive.get(voice, 0) >= self.enough:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._ready.wait(left):
+                    break
             if self._broken:
                 return None
-            idle = self._idle.get(voice)
             if idle:
                 return idle.pop()
+            self._alive[voice] = self._alive.get(voice, 0) + 1
         try:
             return _WarmFestival(voice, timeout_s=30.0)
         except (OSError, SpeechError, TimeoutError):
-            with self._lock:
+            with self._ready:
+                self._alive[voice] -= 1
                 self._broken = True  # this Festival cannot run in pipe mode: text2wave only
             return None
 
+    def start(self, voice: str) -> None:
+        """Start processes until there are ``enough`` (in the background, at load time)."""
+
+        def fill() -> None:
+            started = [w for _ in range(self.enough) if (w := self.take(voice)) is not None]
+            for warm in started:
+                self.give_back(voice, warm)
+
+        threading.Thread(target=fill, name="festival-warm-up", daemon=True).start()
+
     def give_back(self, voice: str, warm: _WarmFestival) -> None:
-        with self._lock:
+        with self._ready:
             idle = self._idle.setdefault(voice, [])
             if len(idle) < self.max_idle:
                 idle.append(warm)
+                self._ready.notify()
                 return
+        self.discard(voice, warm)
+
+    def discard(self, voice: str, warm: _WarmFestival) -> None:
         warm.close()
+        with self._ready:
+            self._alive[voice] -= 1
+            self._ready.notify()
 
     def close(self) -> None:
-        with self._lock:
+        with self._ready:
             for idle in self._idle.values():
                 for warm in idle:
                     warm.close()
             self._idle.clear()
+            self._alive.clear()
 
 
 _WARM = _WarmFestivals()

@@ -7,7 +7,7 @@ from pathlib import Path
 from scripts.values import Amount, Count, DateValue, Part
 from speech.russian import amount_words, count_words, date_words
 from speech.synthesis import Synthesizer
-from speech.tts import default_tts
+from speech.tts import FestivalTts, default_tts
 
 __all__ = ["RussianPhrasing", "SynthesizerVoice"]
 
@@ -44,7 +44,10 @@ class SynthesizerVoice:
         Asterisk's recorded fragments are not mixed in: a line spliced from two voices is
         harder to follow than one synthetic voice (recorded whole prompts still win).
         """
-        return cls(Synthesizer(default_tts(), None, cache_dir))
+        tts = default_tts()
+        if isinstance(tts, FestivalTts):
+            tts.warm_up()  # the voice's processes start while the models load
+        return cls(Synthesizer(tts, None, cache_dir))
 
     def synthesize(self, text: str) -> bytes:
         """8 kHz s16le mono audio of ``text``."""
