@@ -21,6 +21,7 @@ from storage.models.campaigns import Call, EscalationCase
 from storage.models.reports import (
     REPORT_REASON_TAGS,
     ReportCallDay,
+    ReportCalledAccount,
     ReportGroupDay,
     ReportPromiseDay,
     reason_column,
@@ -410,7 +411,8 @@ def paid_after(
     Only anchors at least N days old count for window N, so every window is complete.
     Accounts not yet called are anchored at ``today - N``: the same length of time,
     just before now. One statement per group (the conversations are read once, through
-    the covering index ``ix_calls_counted_started_account``).
+    the covering index ``ix_calls_counted_started_account``; "not yet called" is the
+    accounts without a ``report_called_accounts`` row, one row per account, not every call).
     """
     visible_accounts: list[sa.ColumnElement[bool]] = []
     calls_visible: list[sa.ColumnElement[bool]] = []
@@ -444,7 +446,7 @@ def paid_after(
     )  # fmt: skip
     not_called = (
         sa.select(Account.id.label("account_id"))
-        .where(~sa.exists().where(Call.account_id == Account.id), *visible_accounts,
+        .where(~sa.exists().where(ReportCalledAccount.account_id == Account.id), *visible_accounts,
                sa.exists().where(DebtLine.account_id == Account.id, DebtLine.debt > ZERO))
         .cte("not_called")
         .prefix_with("MATERIALIZED")

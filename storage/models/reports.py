@@ -24,6 +24,7 @@ __all__ = [
     "REPORT_REASON_TAGS",
     "CallGroup",
     "ReportCallDay",
+    "ReportCalledAccount",
     "ReportGroupDay",
     "ReportPromiseDay",
     "reason_column",
@@ -137,3 +138,16 @@ class ReportGroupDay(Base):
 # The triggers find a call's promises; paid-after reads conversations by time.
 sa.Index("ix_promises_call_id", Promise.call_id)
 sa.Index("ix_calls_counted_started_account", Call.counted_as, Call.started_at, Call.account_id)
+
+
+class ReportCalledAccount(Base):
+    """An account that has been called: how many call rows it has (never zero — the row
+    goes when its last call does). Paid-after's "not yet called" group is the accounts
+    without a row here: an anti-join over one row per account instead of every call.
+    Kept by triggers of migration ``0010_collector_promises`` on the call's insert, delete
+    and move to another account."""
+
+    __tablename__ = "report_called_accounts"
+
+    account_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    calls: Mapped[int] = _counter()

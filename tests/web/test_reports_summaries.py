@@ -22,7 +22,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from storage.models import Account, Building, DebtLine, Organisation, Payment
 from storage.models.campaigns import Attempt, Call, Campaign, EscalationCase, Promise, Turn
-from storage.models.reports import CallGroup, ReportCallDay, ReportGroupDay, ReportPromiseDay
+from storage.models.reports import (
+    CallGroup,
+    ReportCallDay,
+    ReportCalledAccount,
+    ReportGroupDay,
+    ReportPromiseDay,
+)
 from storage.models.users import UserRole
 from web.access import Principal
 from web.reports import (
@@ -436,6 +442,37 @@ def _change(session: Session, rng: random.Random, org: int, buildings: list[int]
         attempt.segment = rng.choice(SEGMENTS)
         attempt.debtor_type = rng.choice(DEBTOR_TYPES)
     session.flush()
+    _move_and_delete_calls(session, rng, org, calls)
+
+
+def _move_and_delete_calls(
+    session: Session, rng: random.Random, org: int, calls: list[Call]
+) -> None:
+    """Calls moved to another account (one account loses all of its calls, so it joins
+    "not yet called") and calls deleted: ``report_called_accounts`` must follow."""
+    accounts = list(session.scalars(
+        sa.select(Account.id).where(Account.organisation_id == org).order_by(Account.id)
+    ))  # fmt: skip
+    emptied = calls[0].account_id
+    for call in calls:
+        if call.account_id == emptied:
+            call.account_id = rng.choice([a for a in accounts if a != emptied])
+    for call in rng.sample(calls, 5):
+        call.account_id = rng.choice(accounts)
+    session.flush()
+    referenced = sa.union(
+        sa.select(Promise.call_id).where(Promise.call_id.is_not(None)),
+        sa.select(EscalationCase.last_call_id).where(EscalationCase.last_call_id.is_not(None)),
+    )
+    free = list(session.scalars(
+        sa.select(Call).join(Account, Account.id == Call.account_id)
+        .where(Account.organisation_id == org, Call.id.not_in(referenced)).order_by(Call.id)
+    ))  # fmt: skip
+    for call in rng.sample(free, min(5, len(free))):
+        session.execute(sa.delete(Turn).where(Turn.call_id == call.id))
+        session.delete(call)
+    session.flush()
+    assert session.scalar(sa.select(sa.func.count()).where(Call.account_id == emptied)) == 0
 
 
 def _principal(org: int | None) -> Principal:
@@ -444,6 +481,18 @@ def _principal(org: int | None) -> Principal:
 
 
 def _assert_equal(session: Session, principal: Principal) -> None:
+    mine = sa.select(Account.id)
+    if principal.organisation_ids is not None:
+        mine = mine.where(Account.organisation_id.in_(sorted(principal.organisation_ids)))
+    called = session.execute(
+        sa.select(ReportCalledAccount.account_id, ReportCalledAccount.calls)
+        .where(ReportCalledAccount.account_id.in_(mine))
+    ).all()  # fmt: skip
+    direct = session.execute(
+        sa.select(Call.account_id, sa.func.count()).where(Call.account_id.in_(mine))
+        .group_by(Call.account_id)
+    ).all()  # fmt: skip
+    assert sorted(tuple(r) for r in called) == sorted(tuple(r) for r in direct)
     for period in PERIODS:
         for by in ("building", "month"):
             assert reasons(session, principal, period, by) == direct_reasons(
