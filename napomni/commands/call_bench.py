@@ -213,6 +213,8 @@ def bench_calls(settings: Settings, levels: str, engine: str) -> None:
             latencies, cores, failed = level.latencies, level.cores, level.failed
             if not latencies:
                 click.echo(f"{calls} звонк.: задержек не измерено (сбоев: {failed})")
+                for report in level.reports:
+                    click.echo(f"  {report.result.outcome.value}: {report.failure_reason}")
                 continue
             p50, p95 = _percentile(latencies, 50), _percentile(latencies, 95)
             per_core = calls / cores if cores > 0 else 0.0
@@ -224,6 +226,9 @@ def bench_calls(settings: Settings, levels: str, engine: str) -> None:
             )
             for line in _breakdown(level.reports):
                 click.echo(line)
+            for reason in sorted({r.failure_reason or "без итога" for r in level.reports
+                                  if r.failure_reason or r.outcome is None}):  # fmt: skip
+                click.echo(f"  сбой: {reason[:160]}")
             if p95 <= _P95_LIMIT_MS and failed == 0:
                 best = (calls, per_core)
     if best is None:
