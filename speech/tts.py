@@ -113,11 +113,6 @@ class FestivalTts:
         """The Festival voice (part of the synthesis cache key)."""
         return f"festival:{self.festival_voice}"
 
-    def warm_up(self) -> None:
-        """Start the warm Festival processes now, in the background (live lines then never
-        wait for one to start)."""
-        _WARM.start(self.festival_voice)
-
     def render(self, text: str) -> Audio:
         """Say ``text`` with a warm Festival (else ``text2wave``); a line it cannot say
         (Latin letters, symbols) goes to espeak-ng."""
@@ -274,16 +269,6 @@ class _WarmFestivals:
                 self._alive[voice] -= 1
                 self._broken = True  # this Festival cannot run in pipe mode: text2wave only
             return None
-
-    def start(self, voice: str) -> None:
-        """Start processes until there are ``enough`` (in the background, at load time)."""
-
-        def fill() -> None:
-            started = [w for _ in range(self.enough) if (w := self.take(voice)) is not None]
-            for warm in started:
-                self.give_back(voice, warm)
-
-        threading.Thread(target=fill, name="festival-warm-up", daemon=True).start()
 
     def give_back(self, voice: str, warm: _WarmFestival) -> None:
         with self._ready:

@@ -7,7 +7,7 @@ from pathlib import Path
 from scripts.values import Amount, Count, DateValue, Part
 from speech.russian import amount_words, count_words, date_words
 from speech.synthesis import Synthesizer
-from speech.tts import FestivalTts, default_tts
+from speech.tts import default_tts
 
 __all__ = ["RussianPhrasing", "SynthesizerVoice"]
 
@@ -44,10 +44,12 @@ class SynthesizerVoice:
         Asterisk's recorded fragments are not mixed in: a line spliced from two voices is
         harder to follow than one synthetic voice (recorded whole prompts still win).
         """
-        tts = default_tts()
-        if isinstance(tts, FestivalTts):
-            tts.warm_up()  # the voice's processes start while the models load
-        return cls(Synthesizer(tts, None, cache_dir))
+        # Festival's warm processes start on first use, not here: started at load (three
+        # processes loading the voice at once) they took the two cores just as the calls were
+        # set up, and in 2 of 2 demo runs one or two answered calls' 200 OK was never handled
+        # (no_answer at the 30 s ring timeout); without it 2 of 2 runs were right. The opening
+        # is made ahead while the phone rings anyway.
+        return cls(Synthesizer(default_tts(), None, cache_dir))
 
     def synthesize(self, text: str) -> bytes:
         """8 kHz s16le mono audio of ``text``."""
