@@ -99,7 +99,7 @@ def _status_in(statuses: Iterable[str]) -> sa.ColumnElement[bool]:
 
 def _open_attempts(campaign: Campaign, recheck_only: bool) -> sa.ColumnElement[bool]:
     """The rows being classified: the campaign's open attempts, or the marked ones only
-    (a range of ``ix_attempts_plan``, not a scan of the campaign)."""
+    (the partial index ``ix_attempts_recheck``, not a scan of the campaign)."""
     where = sa.and_(Attempt.campaign_id == campaign.id, _status_in(OPEN_ATTEMPT_STATUSES))
     # ``== true`` (not ``IS 1``): spelled as the partial index ix_attempts_recheck is.
     return sa.and_(Attempt.recheck == sa.true(), where) if recheck_only else where
