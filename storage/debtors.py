@@ -24,9 +24,14 @@ from sqlalchemy.orm import Session
 from storage.models import Account, Person
 from storage.models.campaigns import ContactLedger
 
-__all__ = ["LinkReport", "link_debtors"]
+__all__ = ["LEDGER_ACCOUNT", "LinkReport", "link_debtors"]
 
 log = logging.getLogger(__name__)
+
+
+# The account whose contact_ledger row counts for an account's person: its first account,
+# or itself when unlinked (read with ``accounts`` in the FROM clause).
+LEDGER_ACCOUNT = sa.func.coalesce(Account.ledger_account_id, Account.id)
 
 
 @dataclass(frozen=True, slots=True)

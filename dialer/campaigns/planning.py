@@ -30,6 +30,7 @@ from dialer.compliance import (
     blocking_cap,
     is_callable_at,
 )
+from storage.debtors import LEDGER_ACCOUNT
 from storage.models import Account, Phone, PhoneStatus
 from storage.models.campaigns import (
     OPEN_ATTEMPT_STATUSES,
@@ -213,7 +214,7 @@ def _classified(
     )
     # The person's ledger: shared by all accounts of one debtor (storage.debtors).
     person = (
-        sa.select(sa.func.coalesce(Account.ledger_account_id, Account.id))
+        sa.select(LEDGER_ACCOUNT)
         .where(Account.id == Attempt.account_id)
         .correlate(Attempt)  # two levels down: auto-correlation would not reach it
         .scalar_subquery()

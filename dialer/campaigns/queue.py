@@ -42,6 +42,7 @@ from dialer.compliance import (
     next_callable_at,
 )
 from dialer.escalation import EscalationReason, escalate
+from storage.debtors import LEDGER_ACCOUNT
 from storage.models import Account, Phone, PhoneStatus
 from storage.models.campaigns import (
     Attempt,
@@ -131,11 +132,7 @@ def ledger_account(session: Session, account_id: int) -> int:
     One ledger per person: accounts of one person (linked by
     :func:`storage.debtors.link_debtors`) share the row of the first of them.
     """
-    found = session.scalar(
-        sa.select(sa.func.coalesce(Account.ledger_account_id, Account.id)).where(
-            Account.id == account_id
-        )
-    )
+    found = session.scalar(sa.select(LEDGER_ACCOUNT).where(Account.id == account_id))
     return int(found) if found is not None else account_id
 
 
@@ -146,7 +143,7 @@ def ensure_ledgers(session: Session, account_ids: sa.Select[int], now: dt.dateti
     columns = ["account_id", "day_conversations", "day_messages", "week_conversations",
                "week_messages", "month_conversations", "month_messages", "updated_at"]  # fmt: skip
     source = sa.select(
-        sa.func.coalesce(Account.ledger_account_id, Account.id),
+        LEDGER_ACCOUNT,
         *[sa.literal(0)] * 6,
         sa.literal(now, type_=ContactLedger.updated_at.type),
     ).where(Account.id.in_(account_ids))
