@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SettingsError", "Settings", "SipSettings", "load_settings"]
+__all__ = ["SettingsError", "Settings", "SipSettings", "SmsSettings", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +45,25 @@ class SipSettings:
         )
 
 
+_KANNEL_URL = "http://127.0.0.1:13013/cgi-bin/sendsms"
+_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSettings:
+    """The SMS gateway the messages go through, and where debtors' links and reports point."""
+
+    kannel_url: str = _KANNEL_URL
+    kannel_user: str = "napomni"
+    kannel_password: str = field(default="", repr=False)
+    # The address debtors open (payment links) and the gateway calls (delivery reports).
+    public_url: str = _PUBLIC_URL
+    dlr_token: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:  # credentials never reach a log line or a traceback
+        return f"SmsSettings(kannel_url={self.kannel_url!r}, public_url={self.public_url!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one Napomni process."""
@@ -58,6 +77,7 @@ class Settings:
     log_level: str
     sip: SipSettings
     web_secret: str = field(default="", repr=False)
+    sms: SmsSettings = field(default_factory=SmsSettings)
 
     def model_search_path(self) -> tuple[Path, ...]:
         """Where speech and classifier models are looked for, in order."""
@@ -157,4 +177,25 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         log_level=_choice(env, "NAPOMNI_LOG_LEVEL", "INFO", _LOG_LEVELS),
         sip=sip,
         web_secret=env.get("NAPOMNI_WEB_SECRET", ""),
+        sms=_sms(env),
+    )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={value!r}: ожидается адрес http://… или https://…")
+    return value.rstrip("/")
+
+
+def _sms(env: Mapping[str, str]) -> SmsSettings:
+    token = env.get("NAPOMNI_SMS_DLR_TOKEN", "").strip()
+    if token and (len(token) < 16 or not token.replace("-", "").replace("_", "").isalnum()):
+        raise SettingsError("NAPOMNI_SMS_DLR_TOKEN: нужно не меньше 16 букв, цифр, «-» или «_»")
+    return SmsSettings(
+        kannel_url=_url(env, "NAPOMNI_SMS_KANNEL_URL", _KANNEL_URL),
+        kannel_user=env.get("NAPOMNI_SMS_KANNEL_USER", "").strip() or "napomni",
+        kannel_password=env.get("NAPOMNI_SMS_KANNEL_PASSWORD", ""),
+        public_url=_url(env, "NAPOMNI_SMS_PUBLIC_URL", _PUBLIC_URL),
+        dlr_token=token,
     )

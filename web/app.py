@@ -82,6 +82,7 @@ def create_app(config: WebConfig) -> web.Application:
     from web.views import auth as auth_views
     from web.views import campaigns as campaign_views
     from web.views import escalations as escalation_views
+    from web.views import messages as message_views
     from web.views import reports as report_views
     from web.views import transparency as transparency_views
 
@@ -97,6 +98,7 @@ def create_app(config: WebConfig) -> web.Application:
     escalation_views.register(table)
     report_views.register(table)
     transparency_views.register(table)
+    message_views.register(table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)
     return app

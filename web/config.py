@@ -30,6 +30,9 @@ class WebConfig:
     db_threads: int = 8
     recordings_dir: Path | None = None
     login_limits: LoginLimits = LoginLimits()
+    # The secret part of the delivery-report URL the SMS gateway calls (``/messages/dlr/…``);
+    # empty: delivery reports are refused.
+    sms_dlr_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < _MIN_SECRET_LENGTH:

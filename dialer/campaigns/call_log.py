@@ -2,20 +2,26 @@
 
 Each function is one short transaction of its own, so a crash mid-call loses at most the
 turn in progress. The worker counts the call (``counted_as``) when it records the outcome.
+The message the script asked for is written in the call's final transaction (the outbox,
+:mod:`dialer.messages`), inside a savepoint: a fault there never loses the call's end.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.campaigns.attempts import ClaimedAttempt
+from dialer.messages.outbox import MessageRequest, enqueue_after_call
 from storage.models.campaigns import Call, Turn
 
 __all__ = ["TurnRecord", "open_call", "mark_answered", "add_turn", "close_call"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +90,10 @@ def close_call(
     sip_cause: int | None = None,
     recording_path: str | None = None,
     failure_reason: str | None = None,
+    message: MessageRequest | None = None,
 ) -> None:
-    """The call ended: outcome, SIP cause, recording, the failure reason if any."""
+    """The call ended: outcome, SIP cause, recording, the failure reason if any; and the
+    message the script asked for (queued, or refused with the reason)."""
     with factory.begin() as session:
         call = session.get_one(Call, call_id)
         call.ended_at = ended_at
@@ -93,3 +101,17 @@ def close_call(
         call.sip_cause = sip_cause
         call.recording_path = recording_path
         call.failure_reason = failure_reason[:500] if failure_reason else None
+        if message is not None and message.kinds:
+            session.flush()
+            _enqueue(session, call_id, message, ended_at)
+
+
+def _enqueue(session: Session, call_id: int, message: MessageRequest, now: dt.datetime) -> None:
+    # The one boundary where anything the outbox raises is caught: the call's end must be
+    # stored whatever happens to its message (rolled back to the savepoint, logged once).
+    try:
+        with session.begin_nested():
+            enqueue_after_call(session, call_id=call_id, request=message, now=now)
+    except Exception as err:
+        # The type only: a database error's text carries the statement's parameters.
+        log.error("call %s: its message could not be written (%s)", call_id, type(err).__name__)

@@ -52,6 +52,9 @@ class CallClosing:
     promise_due: dt.date | None = None
     promise_amount: Decimal | None = None
     debt: Decimal | None = None
+    # The message kinds the script asked for (scripts.actions.MessageKind values), at most
+    # one per call; written to the outbox in the same transaction as the call's end.
+    messages: tuple[str, ...] = ()
 
 
 class CallLog(Protocol):

@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.campaigns import call_log
+from dialer.messages.outbox import MessageRequest
 from dialer.session.ports import CallClosing
 from dialer.session.report import CallOpening, TurnRecord
 from storage.models.campaigns import Call, Promise
@@ -73,6 +74,13 @@ class SqlCallLog:
             sip_cause=closing.result.sip_status,
             recording_path=closing.recording_path,
             failure_reason=closing.failure_reason,
+            message=MessageRequest(
+                kinds=closing.messages,
+                amount=closing.promise_amount if closing.promise_amount else closing.debt,
+                due_on=closing.promise_due,
+            )
+            if closing.messages
+            else None,
         )
         if self._store_promises and closing.promise_due is not None and closing.debt is not None:
             with self._factory.begin() as session:

@@ -20,6 +20,7 @@ def registered_commands() -> list[click.Command]:
     from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
+    from napomni.commands.messages import messages
     from napomni.commands.script_cmd import script
     from napomni.commands.serve import serve
     from napomni.commands.speech_cmd import models, say, transcribe
@@ -42,4 +43,5 @@ def registered_commands() -> list[click.Command]:
         campaign,
         worker,
         call,
+        messages,
     ]

@@ -23,6 +23,7 @@ def web_config(settings: Settings) -> WebConfig:
         database_url=settings.database_url,
         secret=secret,
         recordings_dir=settings.data_dir / "recordings",
+        sms_dlr_token=settings.sms.dlr_token,
     )
 
 

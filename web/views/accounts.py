@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from dialer.messages import account_messages
 from storage.models import Account
 from storage.models.campaigns import Call
 from storage.models.users import OpeningPurpose
@@ -40,11 +41,12 @@ async def account_card_page(request: web.Request) -> web.Response:
     """The account card (the opening is audited)."""
     principal = principal_of(request)
     account_id = path_id(request, "account_id")
-    card = await in_transaction(
-        request.app,
-        lambda db: load_card(db, principal, account_id, works_case=works_case),
-    )
-    return await render(request, "account.html", {"card": card})
+
+    def work(db: Session) -> dict[str, object]:
+        card = load_card(db, principal, account_id, works_case=works_case)
+        return {"card": card, "messages": account_messages(db, account_id)}
+
+    return await render(request, "account.html", await in_transaction(request.app, work))
 
 
 async def accounts_api(request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from dialer.campaigns.promises import local_zone
+from dialer.messages import account_messages
 from storage.models import utc_now
 from web.access import ESCALATION_ROLES, Principal, roles
 from web.accounts import load_card
@@ -137,6 +138,7 @@ async def case_page(request: web.Request) -> web.Response:
         return {
             "case": case,
             "card": card,
+            "messages": account_messages(db, case.account_id),
             "resolutions": RESOLUTION_TITLES,
             # The promise form's bounds (checked again when stored).
             "owed": card.debt_total + card.peni_total,
