@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
@@ -39,10 +40,15 @@ __all__ = ["AccessLogger", "create_app"]
 log = logging.getLogger(__name__)
 
 
+# Payment links and the delivery-report URL carry secrets in the path: never logged.
+_TOKEN_IN_PATH = re.compile(r"^(/pay/|/messages/dlr/)[^/]+")
+
+
 class AccessLogger(AbstractAccessLogger):
     """One line per request: method, path without the query string, status, time, user id.
 
-    Query strings carry searches (names, phone digits), so they never reach the log.
+    Query strings carry searches (names, phone digits), so they never reach the log; the
+    token of a payment link or of the delivery-report URL is cut from the path.
     """
 
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
@@ -51,7 +57,7 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info(
             "%s %s %s %.1fms user=%s",
             request.method,
-            request.path,
+            _TOKEN_IN_PATH.sub(r"\1…", request.path),
             response.status,
             time * 1000,
             user,

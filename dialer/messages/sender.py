@@ -47,6 +47,7 @@ class SenderConfig:
     backoff_first_s: float = 15.0
     backoff_max_s: float = 3600.0
     idle_poll_s: float = 1.0
+    max_in_flight: int = 8  # messages waiting on the gateway at once
 
 
 def backoff(tries: int, config: SenderConfig) -> dt.timedelta:
@@ -130,7 +131,13 @@ class Sender:
     async def send_due(self) -> dict[str, int]:
         """One pass: claim, send, record. Counts by result (``sent``, ``retry``, …)."""
         claimed = await asyncio.to_thread(self._claim)
-        results = await asyncio.gather(*(self._send_one(sms) for sms in claimed))
+        gate = asyncio.Semaphore(self._config.max_in_flight)
+
+        async def one(sms: OutgoingSms) -> str:
+            async with gate:
+                return await self._send_one(sms)
+
+        results = await asyncio.gather(*(one(sms) for sms in claimed))
         counts: dict[str, int] = {}
         for result in results:
             counts[result] = counts.get(result, 0) + 1

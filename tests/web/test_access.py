@@ -150,7 +150,20 @@ def test_every_registered_route_has_a_policy() -> None:
         entry = table.entry_for(route)
         assert entry is not None, f"{route.method} {route.resource} has no access policy"
         if entry.policy.public:
-            assert entry.path in {"/healthz", "/login", "/api/openapi.json", "/static"}, entry.path
+            assert entry.path in _PUBLIC_PATHS, entry.path
+
+
+# The routes anybody may open: the debtor's payment page and its QR (an expiring token in
+# the path) and the SMS gateway's delivery reports (a configured token) are public too.
+_PUBLIC_PATHS = {
+    "/healthz",
+    "/login",
+    "/api/openapi.json",
+    "/static",
+    r"/pay/{token:[A-Za-z0-9_-]{16,64}}",
+    r"/pay/{token:[A-Za-z0-9_-]{16,64}}/qr.png",
+    r"/messages/dlr/{token:[A-Za-z0-9_-]{1,128}}",
+}
 
 
 async def test_organisations_limit_search_and_cards(
