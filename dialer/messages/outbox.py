@@ -188,7 +188,7 @@ def enqueue_after_call(
             details={"call": call_id, "status": message.status.value, "reason": message.reason},
         )
     )
-    log.info("message %s for call %s: %s", message.id, call_id, message.status.value)
+    log.debug("message %s for call %s: %s", message.id, call_id, message.status.value)
     return message
 
 

@@ -8,6 +8,7 @@ from napomni.commands.call_bench import bench_calls
 from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.import_bench import bench_import
+from napomni.commands.messages_bench import bench_messages
 from napomni.commands.speech_cmd import bench_speech, bench_wer
 from napomni.commands.telephony_bench import bench_telephony
 from napomni.commands.web_bench import bench_web
@@ -38,3 +39,4 @@ bench.add_command(bench_wer)
 bench.add_command(bench_telephony)
 bench.add_command(bench_web)
 bench.add_command(bench_calls)
+bench.add_command(bench_messages)
