@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from dialer.messages import message_counts
 from web.access import REPORT_ROLES, Principal, roles
 from web.db import in_read, in_thread
 from web.errors import BadInput, NotFound
@@ -120,6 +121,12 @@ async def reports_page(request: web.Request) -> web.Response:
             ],
             "funnel": funnel_rows,
             "promises": promises_by_month(db, principal, period),
+            "messages": message_counts(
+                db,
+                None if principal.organisation_ids is None else sorted(principal.organisation_ids),
+                period.start,
+                period.start + dt.timedelta(days=(period.last - period.first).days + 1),
+            ),
         }, robot_vs_human_counts(db, principal, period, funnel_rows)  # fmt: skip
 
     # Paid-after is most of the page's time: read it on a second connection meanwhile.
