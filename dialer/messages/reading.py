@@ -108,7 +108,7 @@ def account_messages(session: Session, account_id: int, limit: int = 50) -> list
 @dataclass(frozen=True, slots=True)
 class MessageCounts:
     """Messages of a period: written, sent (the gateway took them), delivered, failed,
-    refused, and pages opened."""
+    refused, waiting, pages opened, and how many wait after a failed try."""
 
     total: int = 0
     sent: int = 0
@@ -117,6 +117,8 @@ class MessageCounts:
     refused: int = 0
     queued: int = 0
     pages_opened: int = 0
+    # Queued again after the gateway failed them: the gateway is down or refusing.
+    retrying: int = 0
 
 
 def message_counts(
@@ -137,6 +139,9 @@ def message_counts(
             sa.case((status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]), 1), else_=0)
         ),
         sa.func.count(OutboxMessage.page_opened_at),
+        sa.func.sum(
+            sa.case((sa.and_(status == MessageStatus.QUEUED, OutboxMessage.tries > 0), 1), else_=0)
+        ),
     )
     if organisation_ids is not None:
         query = query.where(OutboxMessage.organisation_id.in_(list(organisation_ids)))

@@ -45,6 +45,15 @@ async def test_the_card_shows_messages_and_their_delivery_and_reports_count_them
                     organisation_id=web_world.org_a,
                     account_id=web_world.account_a,
                     kind="payment_link",
+                    status=MessageStatus.QUEUED,
+                    tries=2,
+                    error_code="unavailable",
+                    created_at=now,
+                ),
+                OutboxMessage(
+                    organisation_id=web_world.org_a,
+                    account_id=web_world.account_a,
+                    kind="payment_link",
                     status=MessageStatus.REFUSED,
                     reason="landline",
                     created_at=now - dt.timedelta(days=1),
@@ -67,3 +76,4 @@ async def test_the_card_shows_messages_and_their_delivery_and_reports_count_them
         report = await response.text()
     assert "СМС после звонков" in report
     assert "Страница оплаты открыта" in report
+    assert "Шлюз СМС не принял" in report  # the alert: the gateway failed a message
