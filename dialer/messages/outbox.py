@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -244,20 +244,26 @@ def claim_due(
     lease: dt.timedelta,
     page_base_url: str,
     calendar: ProductionCalendar | None = None,
+    organisation_ids: Collection[int] | None = None,
 ) -> list[OutgoingSms]:
     """Take up to ``want`` due queued messages with a lease; render their text on first try.
 
     A message whose debtor is outside legal hours now is moved to when they open instead.
+    ``organisation_ids`` limits the claim to those organisations' messages (a gateway per
+    organisation); ``None`` takes any.
     """
     calendar = calendar or ProductionCalendar()
     _reap_expired(session, now)
-    rows = session.scalars(
+    query = (
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_try_at <= now)
         .order_by(OutboxMessage.next_try_at, OutboxMessage.id)
         .limit(want)
         .with_for_update(skip_locked=True)
-    ).all()
+    )
+    if organisation_ids is not None:
+        query = query.where(OutboxMessage.organisation_id.in_(list(organisation_ids)))
+    rows = session.scalars(query).all()
     claimed: list[OutgoingSms] = []
     for message in rows:
         if message.tries > 0 and _has_report(session, message.id):

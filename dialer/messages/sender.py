@@ -48,6 +48,7 @@ class SenderConfig:
     backoff_max_s: float = 3600.0
     idle_poll_s: float = 1.0
     max_in_flight: int = 8  # messages waiting on the gateway at once
+    organisation_ids: frozenset[int] | None = None  # only these organisations' messages
 
 
 def backoff(tries: int, config: SenderConfig) -> dt.timedelta:
@@ -84,6 +85,7 @@ class Sender:
                 lease=dt.timedelta(seconds=self._config.lease_s),
                 page_base_url=self._config.page_base_url,
                 calendar=self._calendar,
+                organisation_ids=self._config.organisation_ids,
             )
             return claimed
 

@@ -142,7 +142,11 @@ async def test_a_promise_sends_the_sms_with_a_link_whose_page_has_the_gost_qr(
     sender = Sender(
         session_factory,
         gateway,
-        SenderConfig(worker_id="e2e", page_base_url=_base(server)),
+        SenderConfig(
+            worker_id="e2e",
+            page_base_url=_base(server),
+            organisation_ids=frozenset({debtor.organisation_id}),
+        ),
         clock=Clock(MONDAY_NOON + dt.timedelta(minutes=3)),
     )
     try:
@@ -239,16 +243,21 @@ async def test_gateway_killed_mid_send_every_message_arrives_once(
     server: TestServer,
 ) -> None:
     total = 60
-    call_ids = []
+    call_ids, organisations = [], set()
     for index in range(total):
         debtor = build_debtor(
             session_factory, f"{unique_name}-{index}", number=f"+7916555{index:04d}"
         )
+        organisations.add(debtor.organisation_id)
         call_ids.append(_end_call_with_promise(session_factory, debtor))
     clock = Clock(MONDAY_NOON + dt.timedelta(minutes=3))
     gateway = _gateway(lab, server)
     config = SenderConfig(
-        worker_id="e2e-kill", page_base_url=_base(server), batch=total, max_in_flight=2
+        worker_id="e2e-kill",
+        page_base_url=_base(server),
+        batch=total,
+        max_in_flight=2,
+        organisation_ids=frozenset(organisations),
     )
     sender = Sender(session_factory, gateway, config, clock=clock)
     try:

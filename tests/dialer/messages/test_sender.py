@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.messages import KannelConfig, KannelGateway, Sender, SenderConfig
 from dialer.messages.kannel_lab import KannelLab, ReceivedSms, kannel_available
 from storage.models.messages import MessageStatus, OutboxMessage
-from tests.dialer.messages.builders import MONDAY_NOON, build_debtor, call_with_promise
+from tests.dialer.messages.builders import MONDAY_NOON, Debtor, build_debtor, call_with_promise
 
 PAGE_BASE = "https://pay.example.test"
 
@@ -62,12 +62,21 @@ def _message(factory: sessionmaker[Session], call_id: int) -> OutboxMessage:
 
 
 def _sender(
-    factory: sessionmaker[Session], lab: KannelLab, clock: Clock, password: str | None = None
+    factory: sessionmaker[Session],
+    lab: KannelLab,
+    clock: Clock,
+    debtor: Debtor,
+    password: str | None = None,
 ) -> tuple[Sender, KannelGateway]:
     gateway = KannelGateway(
         KannelConfig(lab.sendsms_url, lab.username, password or lab.password, timeout_s=5)
     )
-    config = SenderConfig(worker_id="test-sender", page_base_url=PAGE_BASE)
+    # Only this test's organisation: the database is shared by the tests of a run.
+    config = SenderConfig(
+        worker_id="test-sender",
+        page_base_url=PAGE_BASE,
+        organisation_ids=frozenset({debtor.organisation_id}),
+    )
     return Sender(factory, gateway, config, clock=clock), gateway
 
 
@@ -77,7 +86,7 @@ async def test_gateway_down_queues_and_retries_then_sends_once(
     debtor = build_debtor(session_factory, unique_name)
     call_id = call_with_promise(session_factory, debtor, MONDAY_NOON)
     clock = Clock(MONDAY_NOON)
-    sender, gateway = _sender(session_factory, lab, clock)
+    sender, gateway = _sender(session_factory, lab, clock, debtor)
     try:
         assert await sender.send_due() == {"retry": 1}  # nobody listens yet
         message = _message(session_factory, call_id)
@@ -112,7 +121,7 @@ async def test_a_refusal_is_stored_with_its_code_and_not_retried(
     call_id = call_with_promise(session_factory, debtor, MONDAY_NOON)
     await asyncio.to_thread(lab.start)
     clock = Clock(MONDAY_NOON)
-    sender, gateway = _sender(session_factory, lab, clock, password="wrong-password")
+    sender, gateway = _sender(session_factory, lab, clock, debtor, password="wrong-password")
     try:
         assert await sender.send_due() == {"rejected": 1}
         clock.now += dt.timedelta(hours=1)
