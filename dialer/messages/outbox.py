@@ -267,7 +267,9 @@ def claim_due(
     claimed: list[OutgoingSms] = []
     for message in rows:
         if message.tries > 0 and _has_report(session, message.id):
+            # Our last try heard no answer, but a report proves the gateway had it.
             message.status, message.sent_at = MessageStatus.SENT, message.sent_at or now
+            message.error_code = None
             continue
         account = session.get_one(Account, message.account_id)
         opens = next_send_at(session, account, now, calendar)
@@ -310,6 +312,7 @@ def record_accepted(
     if message is None:
         return
     message.lease_owner = None
+    message.error_code = None  # an earlier try's failure is history now
     message.gateway, message.gateway_ref = accepted.gateway, accepted.ref[:64]
     message.sent_at = message.sent_at or now
     message.updated_at = now
@@ -354,7 +357,7 @@ def record_delivery_report(
     message.updated_at = now
     if status == DLR_DELIVERED:
         message.status, message.delivered_at = MessageStatus.DELIVERED, now
-        message.sent_at = message.sent_at or now
+        message.sent_at, message.error_code = message.sent_at or now, None
     elif status in (DLR_FAILED, DLR_SMSC_REJECTED):
         if message.status is not MessageStatus.DELIVERED:
             message.status, message.reason = MessageStatus.FAILED, "not_delivered"

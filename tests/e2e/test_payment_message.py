@@ -286,4 +286,5 @@ async def test_gateway_killed_mid_send_every_message_arrives_once(
     expected = {row.page_token for row in rows}
     assert sorted(tokens) == sorted(expected)  # every one, none twice
     assert all(row.status in (MessageStatus.SENT, MessageStatus.DELIVERED) for row in rows)
+    assert all(row.error_code is None for row in rows)
     assert any(row.tries > 1 for row in rows)
