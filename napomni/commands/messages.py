@@ -180,3 +180,41 @@ def payee(
         row.template, row.sender, row.link_ttl_days = template, sender[:11], link_days
         session.add(row)
     click.echo(f"Реквизиты «{organisation}» сохранены.")
+
+
+@messages.command(
+    "lab",
+    help="Локальный шлюз для проверки: Kannel с поддельным SMSC на 127.0.0.1; печатает, "
+    "что SMSC получил (до Ctrl+C).",
+)
+@click.option("--seconds", type=float, default=None, help="Остановиться через столько секунд.")
+@click.pass_obj
+def lab(settings: Settings, seconds: float | None) -> None:
+    import time
+
+    from dialer.messages.kannel_lab import KannelLab, LabError
+
+    gateway = KannelLab(settings.data_dir / "kannel-lab")
+    try:
+        gateway.start()
+    except LabError as err:
+        gateway.stop()
+        raise click.ClickException(str(err)) from err
+    try:
+        click.echo("Шлюз готов. Для отправителя (napomni messages send):")
+        click.echo(f"  export NAPOMNI_SMS_KANNEL_URL={gateway.sendsms_url}")
+        click.echo(f"  export NAPOMNI_SMS_KANNEL_USER={gateway.username}")
+        click.echo(f"  export NAPOMNI_SMS_KANNEL_PASSWORD={gateway.password}")
+        shown = 0
+        deadline = time.monotonic() + seconds if seconds is not None else None
+        while deadline is None or time.monotonic() < deadline:
+            received = gateway.received()
+            for sms in received[shown:]:
+                # The operator's console, not a log: the demo shows what the debtor gets.
+                click.echo(f"SMSC получил ({sms.parts} ч.) от {sms.sender}: {sms.text}")
+            shown = len(received)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        gateway.stop()
