@@ -271,6 +271,17 @@ def claim_due(
             message.status, message.sent_at = MessageStatus.SENT, message.sent_at or now
             message.error_code = None
             continue
+        # What changed since the call (a stop flag, an opt-out, a phone marked) still counts.
+        check = check_message(
+            session, message.account_id, message.phone_id, now, calendar, caps=False
+        )
+        if not check.allowed:
+            message.status, message.reason, message.updated_at = (
+                MessageStatus.REFUSED,
+                check.reason,
+                now,
+            )
+            continue
         account = session.get_one(Account, message.account_id)
         opens = next_send_at(session, account, now, calendar)
         if opens > now:

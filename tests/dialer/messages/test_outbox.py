@@ -8,9 +8,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer.messages import can_send_message, record_opt_out
+from dialer.messages import can_send_message, claim_due, record_opt_out
 from storage.models import ContactEvent, PhoneKind
-from storage.models.campaigns import Call, ContactLedger
+from storage.models.campaigns import Call, ContactLedger, StopFlagRecord
 from storage.models.messages import MessageStatus, OutboxMessage
 from tests.dialer.messages.builders import MONDAY_NOON, build_debtor, call_with_promise
 
@@ -178,3 +178,48 @@ def test_a_fault_in_the_outbox_never_loses_the_call_end(
             is None
         )
     assert _day_messages(session_factory, debtor.account_id) == 0
+
+
+def _claim(factory: sessionmaker[Session], debtor_org: int, at: dt.datetime) -> list[int]:
+    with factory.begin() as session:
+        claimed = claim_due(
+            session,
+            worker_id="t",
+            now=at,
+            want=10,
+            lease=dt.timedelta(minutes=2),
+            page_base_url="https://pay.example",
+            organisation_ids={debtor_org},
+        )
+        return [sms.message_id for sms in claimed]
+
+
+def test_the_sender_checks_again_what_changed_after_the_call(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    debtor = build_debtor(session_factory, unique_name)
+    call_id = call_with_promise(session_factory, debtor, MONDAY_NOON)
+    with session_factory.begin() as session:
+        session.add(
+            StopFlagRecord(account_id=debtor.account_id, flag="bankrupt", set_at=MONDAY_NOON)
+        )
+    assert _claim(session_factory, debtor.organisation_id, MONDAY_NOON) == []
+    message = _message(session_factory, call_id)
+    assert (message.status, message.reason) == (MessageStatus.REFUSED, "stop_flag")
+
+
+def test_the_sender_waits_for_the_debtors_hours(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    debtor = build_debtor(session_factory, unique_name)
+    call_id = call_with_promise(session_factory, debtor, MONDAY_NOON)
+    night = dt.datetime(2026, 11, 23, 20, 0, tzinfo=dt.UTC)  # 23:00 in Moscow
+    assert _claim(session_factory, debtor.organisation_id, night) == []
+    message = _message(session_factory, call_id)
+    assert message.status is MessageStatus.QUEUED
+    assert message.next_try_at == dt.datetime(2026, 11, 24, 5, 0, tzinfo=dt.UTC)
+    morning = dt.datetime(2026, 11, 24, 5, 0, tzinfo=dt.UTC)
+    assert _claim(session_factory, debtor.organisation_id, morning) == [message.id]
+    sending = _message(session_factory, call_id)
+    assert (sending.status, sending.tries, sending.lease_owner) == (MessageStatus.SENDING, 1, "t")
+    assert sending.text.endswith(f"https://pay.example/pay/{sending.page_token}")
