@@ -11,7 +11,15 @@ Rules the engine keeps whatever a script says:
   they are (the loader checks this statically; the engine checks it again at run time);
 - at most one payment message per call;
 - after ``max_misunderstood`` consecutive answers it had to ask again, it gives up politely
-  (the script's ``give_up`` node) instead of looping.
+  (the script's ``give_up`` node) instead of looping;
+- «Алло? Алло?» into the robot's silence (:class:`~scripts.events.Hello`) is not an answer:
+  before the debtor confirmed who they are the robot greets again from the start (they may
+  not have heard who calls), afterwards it asks its current question again; neither counts
+  as misunderstood, up to ``_MAX_HELLOS`` times in a row (then it is).
+
+The call session decides which utterances are answers and to which question (its
+turn-taking rules are in :mod:`dialer.session.turn_taking`); the engine answers whatever it
+is given against the question it is at.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from scripts.events import (
     Dtmf,
     Event,
     Heard,
+    Hello,
     HungUp,
     MachineDetected,
     Silence,
@@ -54,12 +63,13 @@ from scripts.values import (
     Count,
     DateValue,
     Part,
-    weekday_word,
+    Weekday,
 )
 
 __all__ = ["Conversation", "load_script"]
 
 _NOT_REASONS = {Tag.CONFIRM, Tag.DENY}
+_MAX_HELLOS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,7 @@ class Conversation:
         self._turns = 0
         self._interruptible_pending = False
         self._trail: list[str] = []
+        self._hellos = 0
 
     # --- state the session reads --------------------------------------------------
 
@@ -154,9 +165,13 @@ class Conversation:
                 return self._finish(self._hang_up_kind())
         if not self._started or self._node is None:
             raise ConversationError(f"{type(event).__name__} до того, как на звонок ответили")
+        if not isinstance(event, Hello):
+            self._hellos = 0
         match event:
             case Heard(classification=classification):
                 return self._on_turn(classification)
+            case Hello():
+                return self._on_hello()
             case Silence():
                 self._last_turn = None
                 branch = self._node.silence or self.script.silence
@@ -194,6 +209,18 @@ class Conversation:
             if tag in self.script.on:
                 return self._go(self._by_tag(tag, self.script.on[tag], classification))
         return self._go(self._otherwise())
+
+    def _on_hello(self) -> list[Action]:
+        node = self._node
+        if node is None:  # pragma: no cover - guarded by handle()
+            raise ConversationError("нет текущего узла")
+        self._hellos += 1
+        self._last_turn = None
+        if self._hellos > _MAX_HELLOS:
+            return self._go(self._otherwise())
+        if not self._identity_confirmed:
+            return self._enter(self.script.start, repeat=False)
+        return self._enter(node.name, repeat=True)
 
     def _by_tag(self, tag: Tag, branch: Branch, classification: Classification) -> _Step:
         # A promise counts only when the debtor (identity confirmed) is answered as promising:
@@ -332,64 +359,37 @@ class Conversation:
 
     # --- lines ahead ----------------------------------------------------------------
 
-    def upcoming_lines(self) -> list[tuple[Part, ...]]:
-        """The lines the robot may say next whose words are known now.
+    def script_lines(self) -> list[tuple[Part, ...]]:
+        """Every line the script can say to this account, for rendering before the call.
 
-        Before the call: the opening's. While listening: those after any answer, silence or
-        key the current node (or the script) has a branch for, a repeat and giving up. For
-        synthesis ahead of time while the phone rings or the debtor speaks; nothing is said,
-        so identity does not matter here. Lines naming what the debtor has yet to say (the
-        promised date) are left out.
+        Nothing is said here, so identity does not matter. A value the debtor has yet to
+        give (the promised date and sum) cuts its line in two: the words around it are known
+        now, and the value itself is said from number words. A line naming a value the
+        account lacks (no earlier promise) is left out: the script cannot say it either.
         """
-        node = self._node
-        if node is None:
-            starts = [(self.script.start, False)]
-        elif self.ended:
-            return []
-        else:
-            branches = [
-                *(node.on or {}).values(),
-                node.otherwise,
-                node.silence,
-                *(node.dtmf or {}).values(),
-                *self.script.on.values(),
-                self.script.otherwise,
-                self.script.silence,
-                *self.script.dtmf.values(),
-            ]
-            # In the script's own order: the current question's answers first (the likeliest).
-            targets = dict.fromkeys(c.go for b in branches if b is not None for c in b.choices)
-            starts = [(name, False) for name in targets if name != REPEAT]
-            starts += [(node.name, True), (self.script.give_up, False)]
         lines: list[tuple[Part, ...]] = []
-        seen: set[tuple[str, bool]] = set()
-        while starts:
-            name, repeat = starts.pop(0)
-            if (name, repeat) in seen or name not in self.script.nodes:
-                continue
-            seen.add((name, repeat))
-            ahead = self.script.nodes[name]
-            for line in ahead.reprompt if repeat and ahead.reprompt else ahead.say:
-                rendered = self._render_ahead(ahead, line)
-                if rendered is not None and rendered not in lines:
-                    lines.append(rendered)
-            if ahead.ask is None and ahead.end is None and ahead.next is not None:
-                starts += [(c.go, False) for c in ahead.next.choices if c.go != REPEAT]
+        for node in self.script.nodes.values():
+            for line in (*node.say, *node.reprompt):
+                for piece in self._pieces_ahead(node, line):
+                    if piece and piece not in lines:
+                        lines.append(piece)
         return lines
 
-    def _render_ahead(self, node: Node, line: Line) -> tuple[Part, ...] | None:
+    def _pieces_ahead(self, node: Node, line: Line) -> list[tuple[Part, ...]]:
+        pieces: list[tuple[Part, ...]] = []
         parts: list[Part] = []
         for piece in line.template:
             if isinstance(piece, str):
                 parts.append(piece)
             elif VARIABLES[piece.name].from_conversation:
-                return None
+                pieces.append(tuple(parts))
+                parts = []
             else:
                 try:
                     parts.extend(self._value(node, piece))
                 except ConversationError:
-                    return None
-        return tuple(parts)
+                    return []
+        return [*pieces, tuple(parts)]
 
     def _render(self, node: Node, line: Line) -> tuple[Part, ...]:
         parts: list[Part] = []
@@ -429,7 +429,7 @@ class Conversation:
                     raise ConversationError(
                         f"{self.script.source}: узел {node.name}: нет даты для {{promise_weekday}}"
                     )
-                return [weekday_word(due, case or "nom")]
+                return [Weekday(due, case or "nom")]
         value = self._history_value(ref.name)
         if value is None:
             raise ConversationError(

@@ -13,6 +13,7 @@ from classifier.contract import Classification
 __all__ = [
     "CallAnswered",
     "Heard",
+    "Hello",
     "Silence",
     "BargeIn",
     "Dtmf",
@@ -34,6 +35,12 @@ class Heard:
 
     text: str
     classification: Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The debtor only checked the line («Алло? Алло?», «Кто это?») while the robot was silent:
+    they did not hear the robot, so it says its greeting (or its question) again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,4 +81,4 @@ class HungUp:
     """The other side hung up."""
 
 
-Event = CallAnswered | Heard | Silence | BargeIn | Dtmf | MachineDetected | HungUp
+Event = CallAnswered | Heard | Hello | Silence | BargeIn | Dtmf | MachineDetected | HungUp

@@ -21,6 +21,8 @@ __all__ = [
     "Amount",
     "DateValue",
     "Count",
+    "Weekday",
+    "WEEKDAY_WORDS",
     "Part",
     "ServiceDebt",
     "LastPayment",
@@ -62,14 +64,22 @@ class Count:
     case: Case = "nom"
 
 
-Part = str | Amount | DateValue | Count
+@dataclass(frozen=True, slots=True)
+class Weekday:
+    """The day of the week of a date, to be spoken in ``case`` («до пятницы»)."""
+
+    value: dt.date
+    case: Case = "nom"
+
+
+Part = str | Amount | DateValue | Count | Weekday
 
 
 def spoken_text(parts: tuple[Part, ...]) -> str:
     """A plain, unrendered view of ``parts`` for logs of tests and error messages.
 
     Typed values appear in angle brackets (``<amount 5000 gen>``); the real rendering into
-    Russian words belongs to ``speech.russian``.
+    Russian words belongs to ``speech.russian``. A weekday is its word («пятницы»).
     """
     out: list[str] = []
     for part in parts:
@@ -82,6 +92,8 @@ def spoken_text(parts: tuple[Part, ...]) -> str:
                 out.append(f"<date {value.isoformat()} {case}>")
             case Count(value=value, noun=noun, case=case):
                 out.append(f"<count {value} {noun} {case}>")
+            case Weekday(value=value, case=case):
+                out.append(weekday_word(value, case))  # a closed table of words, said here
     return "".join(out)
 
 
@@ -198,6 +210,10 @@ _WEEKDAYS: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("суббота", "субботы", "субботе", "субботу", "субботой", "субботе"),
     ("воскресенье", "воскресенья", "воскресенью", "воскресенье", "воскресеньем", "воскресенье"),
 )
+
+
+WEEKDAY_WORDS: frozenset[str] = frozenset(word for forms in _WEEKDAYS for word in forms)
+"""Every form of every weekday name (the robot renders them once, as it does numbers)."""
 
 
 def weekday_word(day: dt.date, case: Case = "nom") -> str:

@@ -18,7 +18,15 @@ from num2words import num2words
 
 from speech.errors import PhrasingError
 
-__all__ = ["Case", "amount_words", "count_words", "date_words", "normalize_text", "number_words"]
+__all__ = [
+    "Case",
+    "amount_words",
+    "count_words",
+    "date_words",
+    "normalize_text",
+    "number_words",
+    "spoken_vocabulary",
+]
 
 Case = Literal["nom", "gen", "dat", "acc", "ins", "loc"]
 
@@ -176,3 +184,36 @@ def normalize_text(text: str, today: dt.date | None = None) -> str:
     return _INTEGER.sub(
         lambda m: number_words(int(m.group(0)), _case_before(text[: m.start()], "nom")), text
     )
+
+
+# ---- the words numbers are made of ---------------------------------------------------------
+
+_GENDERS: tuple[Literal["m", "f", "n"], ...] = ("m", "f", "n")
+_BIG_MULTIPLIERS = (1, 2, 3, 4, 5, 10, 11, 12, 20, 21, 22, 25, 100, 101, 102, 105, 200, 500)
+
+
+@cache
+def spoken_vocabulary(nouns: tuple[str, ...] = ("рубль", "копейка", "месяц")) -> frozenset[str]:
+    """Every word :func:`amount_words`, :func:`date_words` and :func:`count_words` (with
+    ``nouns``) can say, in every case.
+
+    A PBX says numbers from recorded words; the robot does the same with these, rendered
+    once, so an amount or a date heard in the call (the read-back of a promise) is never
+    synthesised while the debtor waits. Computed by saying every number form there is:
+    0–999 in each case and gender, and each power of a thousand with the multipliers whose
+    forms differ (одна/две/пять тысяч, двадцать одна тысяча…).
+    """
+    words: set[str] = set()
+    numbers = list(range(1000)) + [m * 1000**power for power in (1, 2, 3) for m in _BIG_MULTIPLIERS]
+    for case in _NUM2WORDS_CASE:
+        typed_case: Case = case  # type: ignore[assignment]
+        for gender in _GENDERS:
+            for n in numbers:
+                words.update(number_words(n, typed_case, gender).split())
+        for noun in nouns:
+            for n in (0, 1, 2, 5, 11, 21, 22, 25, 100, 1000):
+                words.add(_noun(noun, n, typed_case))
+        for day in range(1, 32):
+            words.update(date_words(dt.date(2026, 1, day), typed_case).split())
+    words.update(_MONTHS_GEN)
+    return frozenset(words)

@@ -38,6 +38,7 @@ __all__ = [
     "Synthesizer",
     "TtsEngine",
     "default_tts",
+    "trim_silence",
 ]
 
 ASTERISK_RU_SOUNDS = Path("/usr/share/asterisk/sounds/ru")
@@ -51,8 +52,8 @@ def _key(text: str) -> str:
     return " ".join(re.findall(r"[а-яa-z0-9]+", text.lower().replace("ё", "е")))
 
 
-def _trim(audio: Audio) -> Audio:
-    """Cut the silence a recorded fragment starts and ends with (PBX fragments are padded)."""
+def trim_silence(audio: Audio) -> Audio:
+    """Cut the silence a recorded fragment or a rendered word starts and ends with."""
     frame = audio.format.frame_bytes(10)
     chunks = [audio.pcm[i : i + frame] for i in range(0, len(audio.pcm), frame)]
     loud = [i for i, c in enumerate(chunks) if frame_dbfs(c) >= _TRIM_DBFS]
@@ -107,7 +108,7 @@ class PromptLibrary:
     def fragment(self, word: str) -> Audio | None:
         """The recording of one word (a PBX fragment), trimmed of its padding."""
         pid = self._fragments.get(_key(word))
-        return _trim(self._read(pid)) if pid else None
+        return trim_silence(self._read(pid)) if pid else None
 
     def _read(self, pid: str) -> Audio:
         try:
@@ -154,7 +155,7 @@ class Synthesizer:
     def _render(self, spoken: str) -> Audio:
         if self.library is not None and (recorded := self.library.phrase(spoken)) is not None:
             return recorded
-        pieces = [_trim(convert(a, TELEPHONY)) for a in self._pieces(spoken)]
+        pieces = [trim_silence(convert(a, TELEPHONY)) for a in self._pieces(spoken)]
         gap = _GAP.pcm
         return Audio(TELEPHONY, gap + gap.join(p.pcm for p in pieces) + gap)
 

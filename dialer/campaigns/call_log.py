@@ -90,10 +90,12 @@ def close_call(
     sip_cause: int | None = None,
     recording_path: str | None = None,
     failure_reason: str | None = None,
+    first_word_ms: int | None = None,
     message: MessageRequest | None = None,
 ) -> None:
-    """The call ended: outcome, SIP cause, recording, the failure reason if any; and the
-    message the script asked for (queued, or refused with the reason)."""
+    """The call ended: outcome, SIP cause, recording, the failure reason if any, and how long
+    the debtor waited after answering for the robot's first sound; and the message the
+    script asked for (queued, or refused with the reason)."""
     with factory.begin() as session:
         call = session.get_one(Call, call_id)
         call.ended_at = ended_at
@@ -101,6 +103,7 @@ def close_call(
         call.sip_cause = sip_cause
         call.recording_path = recording_path
         call.failure_reason = failure_reason[:500] if failure_reason else None
+        call.first_word_ms = first_word_ms
         if message is not None and message.kinds:
             session.flush()
             _enqueue(session, call_id, message, ended_at)

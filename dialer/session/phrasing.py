@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scripts.values import Amount, Count, DateValue, Part
+from scripts.values import Amount, Count, DateValue, Part, Weekday, weekday_word
 from speech.russian import amount_words, count_words, date_words
 from speech.synthesis import Synthesizer
 from speech.tts import default_tts
@@ -28,6 +28,8 @@ class RussianPhrasing:
                     out.append(date_words(value, case))
                 case Count(value=value, noun=noun, case=case):
                     out.append(count_words(value, noun, case))
+                case Weekday(value=value, case=case):
+                    out.append(weekday_word(value, case))
         return "".join(out)
 
 

@@ -52,6 +52,7 @@ class CallClosing:
     promise_due: dt.date | None = None
     promise_amount: Decimal | None = None
     debt: Decimal | None = None
+    first_word_ms: int | None = None  # the answer → the robot's first frame on the wire
     # The message kinds the script asked for (scripts.actions.MessageKind values), at most
     # one per call; written to the outbox in the same transaction as the call's end.
     messages: tuple[str, ...] = ()

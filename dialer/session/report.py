@@ -90,6 +90,7 @@ class CallReport:
     do_not_call: bool = False
     misunderstood_in_a_row: int = 0
     barge_in_ms: tuple[int, ...] = ()  # speech onset received → robot stopped, per barge-in
+    first_word_ms: int | None = None  # the answer → the robot's first frame on the wire
 
     @property
     def latencies_ms(self) -> list[int]:

@@ -1,97 +1,108 @@
-"""The robot's lines made into audio for one call, each sentence once, some ahead of time.
+"""One call's lines as audio: every sentence made before dialling, values said from words.
 
-Festival takes 1–2 s per new sentence on this machine (a process per sentence), and a line
-naming the account's debt or the debtor's name is new on every call: made when the script
-asks for it, it is the whole of that turn's latency. But the lines the script may say next
-are known — the opening while the phone rings, the branches of the current question while the
-debtor answers — and so are the account's amounts. :class:`Speaker` makes those ahead, one
-sentence at a time per call, on a small pool of its own so that ahead-of-time work never
-takes a thread the recognisers need; a line the script then says finds its sentences made or
-in the making and waits only for what is left. The voice's disk cache (by text and voice)
-keeps fixed sentences across calls; this is the per-call layer over it.
+:meth:`Speaker.prepare` renders, through the process's :class:`~dialer.session.voicebank.
+VoiceBank`, every sentence the script can say for this account and waits for them: the
+session calls it before the INVITE goes out, so at answer the opening is in memory and its
+first frame leaves at once. :meth:`Speaker.line` then turns a line the script says into its
+audio pieces: the text between typed values as the sentences made ahead, each amount, date,
+weekday and count from the bank's number words. Nothing is synthesised while the debtor
+waits unless something was missed (a bank that failed to render): then that sentence is made
+when said, and the turn's latency shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Iterable
-from concurrent.futures import Executor
 from typing import Final
 
-from dialer.session.ports import Phrasing, Voice
+from dialer.session.ports import Phrasing
+from dialer.session.voicebank import VoiceBank
 from scripts.values import Part
+from speech.audio import TELEPHONY, silence
 
-__all__ = ["Speaker", "sentences"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["Speaker", "sentences", "text_pieces"]
 
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?…])\s+")
+_LETTER: Final = re.compile(r"[а-яёa-z]", re.IGNORECASE)
+#: A comma or a dash between a value and the words around it («до пятницы, двадцатого»).
+_PUNCTUATION_PAUSE: Final = silence(0.08, TELEPHONY).pcm
 
 
 def sentences(text: str) -> list[str]:
-    """A line cut into sentences (each is synthesised and cached on its own)."""
-    return [part for part in _SENTENCE_END.split(text.strip()) if part] or [text]
+    """A text cut into sentences (each is rendered and kept on its own)."""
+    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+
+
+def _segments(parts: tuple[Part, ...]) -> list[str | Part]:
+    """Runs of literal text joined into one string; each typed value on its own."""
+    out: list[str | Part] = []
+    for part in parts:
+        if isinstance(part, str) and out and isinstance(out[-1], str):
+            out[-1] += part
+        else:
+            out.append(part)
+    return out
+
+
+def text_pieces(lines: Iterable[tuple[Part, ...]]) -> list[str]:
+    """Every sentence of literal text in ``lines`` (typed values are said from words)."""
+    out: dict[str, None] = {}
+    for line in lines:
+        for segment in _segments(line):
+            if isinstance(segment, str):
+                out.update(dict.fromkeys(s for s in sentences(segment) if _LETTER.search(s)))
+    return list(out)
 
 
 class Speaker:
-    """One call's sentences → audio futures; on the event loop only."""
+    """One call's audio; used on the event loop only."""
 
-    def __init__(self, voice: Voice, phrasing: Phrasing, ahead_pool: Executor) -> None:
-        self._voice = voice
+    def __init__(self, bank: VoiceBank, phrasing: Phrasing) -> None:
+        self._bank = bank
         self._phrasing = phrasing
-        self._pool = ahead_pool
-        self._audio: dict[str, asyncio.Future[bytes]] = {}
-        self._ahead: asyncio.Task[None] | None = None
-        self.made_ahead = 0  # sentences rendered ahead of time (for tests and figures)
 
-    def sentence(self, text: str) -> asyncio.Future[bytes]:
-        """The audio of one sentence: made already, in the making, or started now.
+    async def prepare(self, lines: Iterable[tuple[Part, ...]]) -> int:
+        """Render every sentence of ``lines`` and the bank's words; wait for all of them.
 
-        Cancelling the returned future (barge-in) never cancels the shared rendering.
+        Returns how many sentences had to be made (0 when all were made before). A sentence
+        that fails is left to be made when said (and fails the call politely then).
         """
-        made = self._audio.get(text)
-        if made is None:
-            made = asyncio.ensure_future(asyncio.to_thread(self._voice.synthesize, text))
-            made.add_done_callback(_consume)
-            self._audio[text] = made
-        return asyncio.shield(made)
+        texts = text_pieces(lines)
+        made = [(t, self._bank.render(t)) for t in texts]
+        new = sum(1 for _, future in made if not future.done())
+        await asyncio.gather(
+            asyncio.wrap_future(self._bank.start()),
+            *(asyncio.wrap_future(future) for _, future in made),
+            return_exceptions=True,
+        )
+        return new
 
-    def prepare(self, lines: Iterable[tuple[Part, ...]]) -> None:
-        """Make these lines' sentences ahead, in order, replacing the previous wish list."""
-        wanted = [s for line in lines for s in sentences(self._phrasing.render(line))]
-        if self._ahead is not None:
-            self._ahead.cancel()  # what it is rendering right now still finishes and is kept
-        todo = [s for s in dict.fromkeys(wanted) if s not in self._audio]
-        self._ahead = asyncio.create_task(self._render_ahead(todo)) if todo else None
-
-    async def _render_ahead(self, todo: list[str]) -> None:
+    def line(self, parts: tuple[Part, ...]) -> list[asyncio.Future[bytes]]:
+        """The audio pieces of one line, in order; pieces made ahead are done already."""
         loop = asyncio.get_running_loop()
-        for text in todo:
-            if text in self._audio:
-                continue
-            made = loop.run_in_executor(self._pool, self._voice.synthesize, text)
-            made.add_done_callback(_consume)
-            self._audio[text] = made
-            try:
-                await asyncio.shield(made)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # ahead of time is an optimisation: the line will say why
-                logger.debug("a sentence could not be made ahead", exc_info=True)
-                del self._audio[text]
-                continue
-            self.made_ahead += 1
+        pieces: list[asyncio.Future[bytes]] = []
+        for segment in _segments(parts):
+            if isinstance(segment, str):
+                said = [s for s in sentences(segment) if _LETTER.search(s)]
+                if not said and segment.strip():
+                    pieces.append(_done(loop, _PUNCTUATION_PAUSE))
+                pieces += [self._sentence(loop, s) for s in said]
+            else:
+                words = self._phrasing.render((segment,))
+                pieces.append(_done(loop, self._bank.words(words)))
+        return pieces or [_done(loop, b"")]
 
-    def close(self) -> None:
-        """The call is over: stop making sentences nobody will hear."""
-        if self._ahead is not None:
-            self._ahead.cancel()
-            self._ahead = None
+    def _sentence(self, loop: asyncio.AbstractEventLoop, text: str) -> asyncio.Future[bytes]:
+        made = self._bank.rendered(text)
+        if made is not None:
+            return _done(loop, made)
+        # Missed ahead of time: made now (the line waits; the turn's latency shows it).
+        return asyncio.shield(asyncio.wrap_future(self._bank.render(text), loop=loop))
 
 
-def _consume(made: asyncio.Future[bytes]) -> None:
-    """Retrieve the outcome of a rendering nobody may await (cut by barge-in, call over)."""
-    if not made.cancelled():
-        made.exception()
+def _done(loop: asyncio.AbstractEventLoop, audio: bytes) -> asyncio.Future[bytes]:
+    future: asyncio.Future[bytes] = loop.create_future()
+    future.set_result(audio)
+    return future

@@ -74,6 +74,7 @@ class SqlCallLog:
             sip_cause=closing.result.sip_status,
             recording_path=closing.recording_path,
             failure_reason=closing.failure_reason,
+            first_word_ms=closing.first_word_ms,
             message=MessageRequest(
                 kinds=closing.messages,
                 amount=closing.promise_amount if closing.promise_amount else closing.debt,

@@ -261,6 +261,7 @@ class Call(Base):
     counted_as: Mapped[str | None] = mapped_column(sa.String(16))  # conversation/message/none
     recording_path: Mapped[str | None] = mapped_column(sa.String(500))
     failure_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    first_word_ms: Mapped[int | None] = mapped_column(sa.Integer)  # answer → robot's first frame
 
 
 class Turn(Base):
