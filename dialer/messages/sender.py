@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.compliance import ProductionCalendar
@@ -148,7 +149,14 @@ class Sender:
     async def run(self, stop: asyncio.Event) -> None:
         """Pass after pass; waits ``idle_poll_s`` when a pass found nothing to send."""
         while not stop.is_set():
-            counts = await self.send_due()
+            try:
+                counts = await self.send_due()
+            except SQLAlchemyError as err:
+                # The loop's one boundary: the database is away; nothing is lost (the outbox
+                # keeps the messages, leases run out), so wait and try again. Type only: a
+                # database error's text carries the statement's parameters.
+                log.error("message sender: database error %s; retrying", type(err).__name__)
+                counts = {}
             if not counts:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._config.idle_poll_s)

@@ -6,12 +6,30 @@ import asyncio
 import os
 import signal
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from napomni.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 __all__ = ["worker"]
+
+
+async def _send_messages(
+    settings: Settings, factory: sessionmaker[Session], worker_id: str, stop: asyncio.Event
+) -> None:
+    from dialer.messages import Sender, SenderConfig
+    from napomni.commands.messages import kannel_gateway
+
+    gateway = kannel_gateway(settings)
+    config = SenderConfig(worker_id=worker_id, page_base_url=settings.sms.public_url)
+    try:
+        await Sender(factory, gateway, config).run(stop)
+    finally:
+        await gateway.close()
 
 
 @click.command(
@@ -37,9 +55,18 @@ __all__ = ["worker"]
     default=30.0,
     help="Сколько секунд ждать текущие звонки при остановке.",
 )
+@click.option(
+    "--send-messages",
+    is_flag=True,
+    help="Заодно отправлять СМС из очереди сообщений (как napomni messages send).",
+)
 @click.pass_obj
 def worker(
-    settings: Settings, concurrency: int | None, campaigns: tuple[int, ...], stop_grace: float
+    settings: Settings,
+    concurrency: int | None,
+    campaigns: tuple[int, ...],
+    stop_grace: float,
+    send_messages: bool,
 ) -> None:
     from dialer.worker import Worker, WorkerConfig
     from napomni.commands.call import build_call_runner
@@ -59,7 +86,18 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         runner = build_call_runner(settings, factory)
-        stats = await Worker(factory, runner, config).run(stop)
+        # The sender runs beside the calls, never in a call's path: its own task, same stop.
+        messages = (
+            asyncio.create_task(_send_messages(settings, factory, config.worker_id, stop))
+            if send_messages
+            else None
+        )
+        try:
+            stats = await Worker(factory, runner, config).run(stop)
+        finally:
+            if messages is not None:
+                stop.set()
+                await messages
         click.echo(
             f"Обработчик {config.worker_id} остановлен: взято {stats.claimed}, завершено {stats.completed}, "
             f"возвращено {stats.handed_back}, потеряно аренд {stats.leases_lost}."

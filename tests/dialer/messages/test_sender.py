@@ -134,3 +134,25 @@ async def test_a_refusal_is_stored_with_its_code_and_not_retried(
         "rejected",
         "http:403",
     )
+
+
+async def test_the_sender_loop_sends_until_stopped(
+    session_factory: sessionmaker[Session], unique_name: str, lab: KannelLab
+) -> None:
+    debtor = build_debtor(session_factory, unique_name)
+    call_id = call_with_promise(session_factory, debtor, MONDAY_NOON)
+    await asyncio.to_thread(lab.start)
+    sender, gateway = _sender(session_factory, lab, Clock(MONDAY_NOON), debtor)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(sender.run(stop))
+    try:
+        got = await received(lab, 1)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, timeout=10)
+        await gateway.close()
+    assert len(got) == 1
+    assert _message(session_factory, call_id).status in (
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+    )
