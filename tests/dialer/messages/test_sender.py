@@ -156,3 +156,37 @@ async def test_the_sender_loop_sends_until_stopped(
         MessageStatus.SENT,
         MessageStatus.DELIVERED,
     )
+
+
+async def test_two_senders_never_send_one_message_twice(
+    session_factory: sessionmaker[Session], unique_name: str, lab: KannelLab
+) -> None:
+    debtors = [
+        build_debtor(session_factory, f"{unique_name}-{i}", number=f"+7916777{i:04d}")
+        for i in range(20)
+    ]
+    for debtor in debtors:
+        call_with_promise(session_factory, debtor, MONDAY_NOON)
+    await asyncio.to_thread(lab.start)
+    organisations = frozenset(d.organisation_id for d in debtors)
+    senders, gateways = [], []
+    for name in ("sender-a", "sender-b"):
+        gateway = KannelGateway(KannelConfig(lab.sendsms_url, lab.username, lab.password))
+        config = SenderConfig(
+            worker_id=name, page_base_url=PAGE_BASE, batch=5, organisation_ids=organisations
+        )
+        senders.append(Sender(session_factory, gateway, config, clock=Clock(MONDAY_NOON)))
+        gateways.append(gateway)
+    sent = 0
+    try:
+        for _ in range(10):
+            results = await asyncio.gather(*(s.send_due() for s in senders))
+            sent += sum(r.get("sent", 0) for r in results)
+            if not any(results):
+                break
+    finally:
+        for gateway in gateways:
+            await gateway.close()
+    got = await received(lab, 20)
+    assert sent == 20
+    assert sorted(sms.to for sms in got) == sorted(d.number.lstrip("+") for d in debtors)
