@@ -88,6 +88,7 @@ def create_app(config: WebConfig) -> web.Application:
     from web.views import auth as auth_views
     from web.views import campaigns as campaign_views
     from web.views import escalations as escalation_views
+    from web.views import message_settings as message_settings_views
     from web.views import messages as message_views
     from web.views import reports as report_views
     from web.views import transparency as transparency_views
@@ -105,6 +106,7 @@ def create_app(config: WebConfig) -> web.Application:
     report_views.register(table)
     transparency_views.register(table)
     message_views.register(table)
+    message_settings_views.register(table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)
     return app

@@ -140,6 +140,7 @@ def navigation(principal: Principal | None) -> list[NavItem]:
     items: list[NavItem] = []
     if role in CAMPAIGN_ROLES:
         items.append(NavItem("/campaigns", "Кампании"))
+        items.append(NavItem("/messages/settings", "СМС"))
     if role in ESCALATION_ROLES:
         items.append(NavItem("/escalations", "Очередь"))
     if role in CARD_ROLES:

@@ -154,17 +154,20 @@ def payee(
 ) -> None:
     import sqlalchemy as sa
 
-    from dialer.messages import MessageError, Payee, check_template
+    from dialer.messages import MessageError, Payee
+    from dialer.messages.payees import MessageSettings, save_message_settings
     from storage.database import make_engine, make_session_factory
     from storage.models import Organisation
-    from storage.models.messages import OrganisationPayee
 
     try:
-        checked = Payee(
-            name, inn, bank_name, bic, settlement_account, correspondent_account, kpp or None
+        checked = MessageSettings(
+            Payee(
+                name, inn, bank_name, bic, settlement_account, correspondent_account, kpp or None
+            ),
+            template,
+            sender,
+            link_days,
         )
-        if template:
-            check_template(template)
     except MessageError as err:
         raise click.ClickException(str(err)) from err
     factory = make_session_factory(make_engine(settings.database_url))
@@ -172,13 +175,7 @@ def payee(
         org_id = session.scalar(sa.select(Organisation.id).where(Organisation.name == organisation))
         if org_id is None:
             raise click.ClickException(f"нет организации «{organisation}»")
-        row = session.get(OrganisationPayee, org_id) or OrganisationPayee(organisation_id=org_id)
-        row.name, row.inn, row.kpp = checked.name, checked.inn, checked.kpp
-        row.bank_name, row.bic = checked.bank_name, checked.bic
-        row.settlement_account = checked.settlement_account
-        row.correspondent_account = checked.correspondent_account
-        row.template, row.sender, row.link_ttl_days = template, sender[:11], link_days
-        session.add(row)
+        save_message_settings(session, org_id, checked)
     click.echo(f"Реквизиты «{organisation}» сохранены.")
 
 

@@ -77,3 +77,54 @@ async def test_the_card_shows_messages_and_their_delivery_and_reports_count_them
     assert "СМС после звонков" in report
     assert "Страница оплаты открыта" in report
     assert "Шлюз СМС не принял" in report  # the alert: the gateway failed a message
+
+
+async def test_the_campaign_team_edits_bank_details_and_template_checked_first(
+    make_user: MakeUser, web_world: WebWorld, session_factory: sessionmaker[Session]
+) -> None:
+    from dialer.messages.payees import load_message_settings
+    from tests.dialer.messages.builders import PAYEE
+
+    user = await make_user()
+    assert await user.sign_in(web_world.logins[UserRole.CAMPAIGN_MANAGER]) == 303
+    page = f"/messages/settings?organisation_id={web_world.org_a}"
+    async with user.http.get(page) as response:
+        assert response.status == 200
+        assert "Реквизитов ещё нет" in await response.text()
+    form = {
+        "csrf_token": user.csrf,
+        **PAYEE,
+        "template": "{payee}: ЛС {account}, {amount}. {link}",
+        "sender": "UKrassvet",
+        "link_ttl_days": "14",
+    }
+    target = f"/messages/settings/{web_world.org_a}"
+    bad = {**form, "settlement_account": "40702810038000012345"}
+    async with user.http.post(target, data=bad, allow_redirects=False) as response:
+        assert response.status == 400
+        assert "контрольный ключ" in await response.text()
+    unknown_field = {**form, "template": "{payee} {phone} {link}"}
+    async with user.http.post(target, data=unknown_field, allow_redirects=False) as response:
+        assert response.status == 400
+        assert "неизвестные поля" in await response.text()
+    with session_factory() as session:
+        assert load_message_settings(session, web_world.org_a) is None
+
+    async with user.http.post(target, data=form, allow_redirects=False) as response:
+        assert response.status == 303
+    with session_factory() as session:
+        stored = load_message_settings(session, web_world.org_a)
+    assert stored is not None
+    assert stored.payee.settlement_account == PAYEE["settlement_account"]
+    assert (stored.template, stored.sender, stored.link_ttl_days) == (
+        form["template"],
+        "UKrassvet",
+        14,
+    )
+    async with user.http.get(page) as response:
+        assert 'value="044525225"' in await response.text()
+
+    collector = await make_user()
+    assert await collector.sign_in(web_world.logins[UserRole.COLLECTOR]) == 303
+    async with collector.http.get("/messages/settings") as response:
+        assert response.status == 403
