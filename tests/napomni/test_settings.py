@@ -53,3 +53,23 @@ def test_the_sip_password_never_shows_in_repr(tmp_path: Path) -> None:
     settings = load_settings({"NAPOMNI_SIP_PASSWORD": "s3cr3t-trunk"}, cwd=tmp_path)
     assert "s3cr3t-trunk" not in repr(settings)
     assert "s3cr3t-trunk" not in repr(settings.sip)
+
+
+def test_sms_settings_are_parsed_and_their_secrets_never_shown(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "NAPOMNI_SMS_KANNEL_URL": "http://127.0.0.1:13013/cgi-bin/sendsms",
+            "NAPOMNI_SMS_KANNEL_PASSWORD": "kannel-secret",
+            "NAPOMNI_SMS_PUBLIC_URL": "https://pay.uk.example/",
+            "NAPOMNI_SMS_DLR_TOKEN": "dlr-secret-0123456789",
+        },
+        cwd=tmp_path,
+    )
+    assert settings.sms.public_url == "https://pay.uk.example"
+    assert settings.sms.dlr_token == "dlr-secret-0123456789"
+    assert "kannel-secret" not in repr(settings)
+    assert "dlr-secret" not in repr(settings)
+    with pytest.raises(SettingsError, match="NAPOMNI_SMS_PUBLIC_URL"):
+        load_settings({"NAPOMNI_SMS_PUBLIC_URL": "pay.example"}, cwd=tmp_path)
+    with pytest.raises(SettingsError, match="NAPOMNI_SMS_DLR_TOKEN"):
+        load_settings({"NAPOMNI_SMS_DLR_TOKEN": "short"}, cwd=tmp_path)
