@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,12 +94,16 @@ class SessionCallRunner:
         factory: sessionmaker[Session],
         scripts: ScriptBook | None = None,
         config: RunnerConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._telephone = telephone
         self._session = session
         self._factory = factory
         self._scripts = scripts or ScriptBook()
         self._config = config or RunnerConfig()
+        # The worker's clock: "today" for the debtor's dates follows it (the demo pins it).
+        self._clock = clock
 
     async def run(self, attempt: ClaimedAttempt) -> AttemptOutcome:
         """Dial, talk, store; an attempt that cannot start is a failed call with the reason."""
@@ -117,7 +122,7 @@ class SessionCallRunner:
                 attempt_id=attempt.attempt_id,
                 phone_id=attempt.phone_id,
             ),
-            today=today_in(attempt.time_zone),
+            today=today_in(attempt.time_zone, self._clock()),
             debt=attempt.debt,
             call_ref=f"ЛС{attempt.account_id}/a{attempt.attempt_id}",
         )

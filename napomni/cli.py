@@ -9,6 +9,7 @@ Each subcommand lives in ``napomni/commands/<domain>.py`` and receives the one
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -72,6 +73,9 @@ for _command in registered_commands():
 
 def main() -> None:
     """Console-script entry point."""
+    # SIGTERM (systemd, a supervisor, `kill`) stops a command the way Ctrl-C does, so the
+    # demo, the bench and the worker run their clean-up: Kamailio, debtors, calls hung up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     cli.main(prog_name="napomni", standalone_mode=True)
 
 

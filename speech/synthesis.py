@@ -38,6 +38,7 @@ __all__ = [
     "Synthesizer",
     "TtsEngine",
     "default_tts",
+    "shorten_pauses",
     "trim_silence",
 ]
 
@@ -52,14 +53,40 @@ def _key(text: str) -> str:
     return " ".join(re.findall(r"[а-яa-z0-9]+", text.lower().replace("ё", "е")))
 
 
-def trim_silence(audio: Audio) -> Audio:
-    """Cut the silence a recorded fragment or a rendered word starts and ends with."""
+def trim_silence(audio: Audio, floor_dbfs: float = _TRIM_DBFS) -> Audio:
+    """Cut the silence (10 ms frames below ``floor_dbfs``) a recorded fragment or a rendered
+    word starts and ends with."""
     frame = audio.format.frame_bytes(10)
     chunks = [audio.pcm[i : i + frame] for i in range(0, len(audio.pcm), frame)]
-    loud = [i for i, c in enumerate(chunks) if frame_dbfs(c) >= _TRIM_DBFS]
+    loud = [i for i, c in enumerate(chunks) if frame_dbfs(c) >= floor_dbfs]
     if not loud:
         return audio
     return Audio(audio.format, b"".join(chunks[loud[0] : loud[-1] + 1]))
+
+
+def shorten_pauses(audio: Audio, max_pause_s: float, floor_dbfs: float = _TRIM_DBFS) -> Audio:
+    """Pauses inside ``audio`` (10 ms frames below ``floor_dbfs``) longer than ``max_pause_s``
+    cut down to it, keeping each pause's two ends (the decay and the next onset).
+
+    Festival pauses 0.3–0.4 s at a comma; on a phone a listener takes a pause that long for
+    the end of the robot's turn and starts to answer into it.
+    """
+    frame = audio.format.frame_bytes(10)
+    chunks = [audio.pcm[i : i + frame] for i in range(0, len(audio.pcm), frame)]
+    keep = max(2, round(max_pause_s / 0.01))
+    out: list[bytes] = []
+    quiet: list[bytes] = []
+    for chunk in chunks:
+        if frame_dbfs(chunk) < floor_dbfs:
+            quiet.append(chunk)
+            continue
+        if len(quiet) > keep:
+            quiet = quiet[: keep // 2] + quiet[len(quiet) - (keep - keep // 2) :]
+        out += quiet
+        out.append(chunk)
+        quiet = []
+    out += quiet
+    return Audio(audio.format, b"".join(out))
 
 
 class PromptLibrary:

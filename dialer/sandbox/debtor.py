@@ -3,9 +3,17 @@
 One process hosts several debtors (one baresip-python user agent each, registered to the
 sandbox Kamailio) because baresip allows one runtime per process. A debtor that answers
 speaks its greeting, then waits for the robot to finish each turn — energy VAD on what it
-hears: speech, then ≥ 0.8 s of silence — and plays its next answer WAV. Everything it hears
-is recorded to ``<record_dir>/<user>-<n>.wav``. Other behaviours: ``busy`` (486),
-``no_answer`` (rings until cancelled) and ``voicemail`` (a long announcement, then silence).
+hears: speech, then a pause of ``pause_s`` (0.3 s, as people answer) — and plays its next
+answer WAV. Everything it hears is recorded to ``<record_dir>/<user>-<n>.wav``.
+
+People do more than wait their turn, and each persona does one of those things:
+``hello_after_s`` — says «Алло?» when the robot has been silent that long (at the start, or
+after an answer); ``hangup_silence_s`` — hangs up if the robot says nothing that long after
+the answer; ``talk_over_s`` — from answer ``talk_over_from`` on, starts answering that long
+after the robot starts talking, over it; ``reply_delay_s`` — answers late; ``check_line_at``
+— before that answer, checks the line once («Алло? Алло?») instead of answering, then waits
+for the robot again. Other behaviours: ``busy`` (486), ``no_answer`` (rings until
+cancelled) and ``voicemail`` (a long announcement, then silence).
 
 The process reports on stdout, one JSON object per line: ``{"event": "ready"}`` once all
 debtors are registered, then ``call_answered``, ``call_rejected``, ``call_cancelled`` and
@@ -20,6 +28,7 @@ import contextlib
 import json
 import sys
 import wave
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -37,8 +46,8 @@ DebtorBehaviour = Literal["answer", "busy", "no_answer", "voicemail"]
 _FRAME_S: Final = FRAME_MS / 1000
 _SPEECH_RMS: Final = 400.0
 _SPEECH_FRAMES: Final = 5  # 100 ms of sound starts a robot turn
-_SILENCE_FRAMES: Final = 40  # 0.8 s of silence ends it
 _LEAD_FRAMES: Final = 2
+_POLL_S: Final = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,21 @@ class DebtorSpec:
     dtmf: str = ""
     hangup_after_greeting: bool = False
     answer_delay_s: float = 0.0
+    pause_s: float = 0.3
+    hello: str | None = None  # a WAV of «Алло?»
+    hello_after_s: float | None = None
+    hangup_silence_s: float | None = None
+    talk_over_s: float | None = None
+    talk_over_from: int = 0
+    reply_delay_s: float = 0.0
+    check_line_at: int | None = None
+
+
+_SPEC_FIELDS: Final = (
+    "greeting", "dtmf", "hangup_after_greeting", "answer_delay_s", "pause_s", "hello",
+    "hello_after_s", "hangup_silence_s", "talk_over_s", "talk_over_from", "reply_delay_s",
+    "check_line_at",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +105,8 @@ class DebtorProcessConfig:
                 {
                     "user": d.user,
                     "behaviour": d.behaviour,
-                    "greeting": d.greeting,
                     "answers": list(d.answers),
-                    "dtmf": d.dtmf,
-                    "hangup_after_greeting": d.hangup_after_greeting,
-                    "answer_delay_s": d.answer_delay_s,
+                    **{name: getattr(d, name) for name in _SPEC_FIELDS},
                 }
                 for d in self.debtors
             ],
@@ -100,11 +121,8 @@ class DebtorProcessConfig:
             DebtorSpec(
                 user=d["user"],
                 behaviour=d["behaviour"],
-                greeting=d.get("greeting"),
                 answers=tuple(d.get("answers", ())),
-                dtmf=d.get("dtmf", ""),
-                hangup_after_greeting=bool(d.get("hangup_after_greeting", False)),
-                answer_delay_s=float(d.get("answer_delay_s", 0.0)),
+                **{name: d[name] for name in _SPEC_FIELDS if name in d},
             )
             for d in data["debtors"]
         )
@@ -128,16 +146,20 @@ def _report(event: str, **fields: object) -> None:
 class _CallLeg:
     """One answered call: records what is heard, tracks the robot's turns, speaks."""
 
-    def __init__(self, call: baresip.Call, recording: wave.Wave_write) -> None:
+    def __init__(self, call: baresip.Call, recording: wave.Wave_write, pause_s: float) -> None:
         self.call = call
         self.recording = recording
         self.closed = asyncio.Event()
         self.turn_ended = asyncio.Event()
+        self.robot_started = asyncio.Event()
+        self._pause_frames = max(1, round(pause_s / _FRAME_S))
         self._voiced = 0
         self._silent = 0
         self._in_speech = False
         self._speaking = False
         self._rest = b""
+        self.robot_spoke = False
+        self.last_sound_at = asyncio.get_running_loop().time()
 
     def on_event(self, event: baresip.StackEvent) -> None:
         import baresip
@@ -172,24 +194,57 @@ class _CallLeg:
         if frame_rms(frame) >= _SPEECH_RMS:
             self._voiced += 1
             self._silent = 0
-            if self._voiced >= _SPEECH_FRAMES:
-                self._in_speech = True
+            self.last_sound_at = asyncio.get_running_loop().time()
+            if self._voiced >= _SPEECH_FRAMES and not self._in_speech:
+                self._in_speech = self.robot_spoke = True
+                self.robot_started.set()
         else:
             self._voiced = 0
             self._silent += 1
-            if self._in_speech and self._silent >= _SILENCE_FRAMES:
+            if self._in_speech and self._silent >= self._pause_frames:
                 self._in_speech = False
                 self.turn_ended.set()
 
-    async def wait_robot_turn(self) -> bool:
-        """Wait until the robot has spoken and fallen silent; False if the call closed."""
+    async def wait_robot_turn(
+        self,
+        *,
+        hello: Callable[[], Awaitable[None]] | None = None,
+        hello_after_s: float | None = None,
+        hangup_silence_s: float | None = None,
+    ) -> Literal["turn", "closed", "hang_up"]:
+        """Wait until the robot has spoken and paused.
+
+        Meanwhile say ``hello`` once the robot has been silent ``hello_after_s``, and give up
+        (``hang_up``) when it has said nothing at all for ``hangup_silence_s``.
+        """
+        loop = asyncio.get_running_loop()
         self.turn_ended.clear()
-        waiter = asyncio.ensure_future(self.turn_ended.wait())
-        closer = asyncio.ensure_future(self.closed.wait())
-        await asyncio.wait({waiter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        closer.cancel()
-        return not self.closed.is_set()
+        since = loop.time()
+        hellos = 0
+        while True:
+            if self.closed.is_set():
+                return "closed"
+            if self.turn_ended.is_set():
+                return "turn"
+            quiet = loop.time() - max(self.last_sound_at, since)
+            give_up_s = hangup_silence_s if not self.robot_spoke else None
+            if not self._in_speech and give_up_s is not None and loop.time() - since >= give_up_s:
+                return "hang_up"
+            hello_s = hello_after_s if hellos < 2 else None
+            if not self._in_speech and hello and hello_s is not None and quiet >= hello_s:
+                hellos += 1
+                await hello()
+                since = loop.time()
+            await asyncio.sleep(_POLL_S)
+
+    async def wait_robot_speech(self) -> bool:
+        """Wait until the robot starts talking; False if the call closed."""
+        self.robot_started.clear()
+        while not self.robot_started.is_set():
+            if self.closed.is_set():
+                return False
+            await asyncio.sleep(_POLL_S)
+        return True
 
     async def speak(self, pcm: bytes) -> None:
         """Play samples paced in real time (≤ 60 ms ahead of the wire)."""
@@ -210,6 +265,7 @@ class _CallLeg:
             self._speaking = False
             self._voiced = self._silent = 0
             self._in_speech = False
+            self.last_sound_at = asyncio.get_running_loop().time()
 
 
 class _Debtor:
@@ -217,6 +273,7 @@ class _Debtor:
         self.spec = spec
         self.config = config
         self.greeting = read_pcm(Path(spec.greeting)) if spec.greeting else b""
+        self.hello = read_pcm(Path(spec.hello)) if spec.hello else b""
         self.answers = [read_pcm(Path(a)) for a in spec.answers]
         self.calls = 0
         self.tasks: set[asyncio.Task[None]] = set()
@@ -261,7 +318,7 @@ class _Debtor:
             recording.setnchannels(1)
             recording.setsampwidth(2)
             recording.setframerate(SAMPLE_RATE_HZ)
-            leg = _CallLeg(call, recording)
+            leg = _CallLeg(call, recording, self.spec.pause_s)
             call.on(leg.on_event)
             await call.answer()
             await call.wait_established(10)
@@ -287,16 +344,47 @@ class _Debtor:
             await leg.speak(self.greeting)
         if self.spec.dtmf and not leg.closed.is_set():
             await leg.call.send_dtmf(self.spec.dtmf)
-        if self.spec.hangup_after_greeting:
+        spec = self.spec
+        if spec.hangup_after_greeting:
             await leg.call.hangup()
             return 0
         given = 0
-        for answer in self.answers:
-            if not await leg.wait_robot_turn():
+        for index, answer in enumerate(self.answers):
+            if spec.talk_over_s is not None and index >= spec.talk_over_from:
+                if not await leg.wait_robot_speech():
+                    break
+                await asyncio.sleep(spec.talk_over_s)
+            else:
+                waited = await self._robot_turn(leg, hang_up=index == 0)
+                if waited == "hang_up":
+                    _report("hung_up_on_silence", user=spec.user)
+                    await leg.call.hangup()
+                    break
+                if waited == "closed":
+                    break
+                if index == spec.check_line_at and self.hello:
+                    await leg.speak(self.hello)  # as if the question was not heard
+                    if await self._robot_turn(leg, hang_up=False) != "turn":
+                        break
+                if spec.reply_delay_s:
+                    await asyncio.sleep(spec.reply_delay_s)
+            if leg.closed.is_set():
                 break
             await leg.speak(answer)
             given += 1
         return given
+
+    async def _robot_turn(
+        self, leg: _CallLeg, *, hang_up: bool
+    ) -> Literal["turn", "closed", "hang_up"]:
+        async def hello() -> None:
+            await leg.speak(self.hello)
+
+        return await leg.wait_robot_turn(
+            hello=hello if self.hello else None,
+            hello_after_s=self.spec.hello_after_s,
+            hangup_silence_s=self.spec.hangup_silence_s if hang_up else None,
+        )
 
 
 async def _serve(config: DebtorProcessConfig) -> None:

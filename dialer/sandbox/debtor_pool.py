@@ -20,6 +20,7 @@ from typing import Final
 from dialer.sandbox.debtor import DebtorProcessConfig, DebtorSpec
 from dialer.sandbox.errors import SandboxError
 from dialer.sandbox.ports import free_udp_port, free_udp_range
+from dialer.sandbox.processes import SPAWN_OPTIONS, stop_group
 
 __all__ = ["DebtorEvent", "DebtorPool", "running_debtors"]
 
@@ -72,6 +73,7 @@ class DebtorPool:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
+                **SPAWN_OPTIONS,  # type: ignore[call-overload]
             )
         self._reader = threading.Thread(target=self._read_events, name="debtor-events", daemon=True)
         self._reader.start()
@@ -89,11 +91,9 @@ class DebtorPool:
         if process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
-        try:
-            process.wait(_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(_STOP_TIMEOUT_S)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(_STOP_TIMEOUT_S)  # it unregisters and exits on its own
+        stop_group(process, _STOP_TIMEOUT_S)
         if self._reader is not None:
             self._reader.join(_STOP_TIMEOUT_S)
         if process.stdout is not None:

@@ -11,7 +11,6 @@ import contextlib
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +23,7 @@ from typing import Final, Literal
 
 from dialer.sandbox.errors import SandboxError
 from dialer.sandbox.ports import LOCALHOST, free_udp_port
+from dialer.sandbox.processes import SPAWN_OPTIONS, stop_group
 
 __all__ = ["Kamailio", "KamailioOptions", "running_kamailio"]
 
@@ -93,21 +93,19 @@ class Kamailio:
             command += ["-A", define]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                **SPAWN_OPTIONS,  # type: ignore[call-overload]
             )
         self._wait_ready()
 
     def stop(self) -> None:
-        """Stop Kamailio (SIGTERM, then SIGKILL after a bounded wait)."""
+        """Stop Kamailio and its workers (its process group: SIGTERM, then SIGKILL)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(_STOP_TIMEOUT_S)
+        if process is not None:
+            stop_group(process, _STOP_TIMEOUT_S)
 
     def log_text(self) -> str:
         """Kamailio's log so far (REQ/RPL lines carry Call-IDs, never credentials)."""

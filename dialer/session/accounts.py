@@ -99,8 +99,8 @@ def account_variables(
     )
 
 
-def today_in(time_zone: str) -> dt.date:
-    """Today's date where the debtor lives (promise dates are relative to it)."""
+def today_in(time_zone: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the debtor lives (promise dates are relative to it) at ``now``."""
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.now(ZoneInfo(time_zone)).date()
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(time_zone)).date()

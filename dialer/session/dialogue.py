@@ -511,4 +511,5 @@ def _closing(
         promise_amount=promise.amount if confirmed and promise is not None else None,
         debt=debt,
         first_word_ms=first_word_ms,
+        messages=tuple(outcome.messages) if outcome is not None else (),
     )

@@ -140,10 +140,13 @@ class BaresipTelephone:
         self._runtime: bs.Runtime | None = None
         self._agent: bs.UserAgent | None = None
         self._calls: set[BaresipCall] = set()
-        # CALL_CLOSED events by call handle that arrived before dial() had built the Call
-        # (a 404 straight from the proxy beats it): baresip-python drops those, and the
-        # call would wait for its ring timeout instead of failing at once.
-        self._early_closes: OrderedDict[int, str] = OrderedDict()
+        # CALL_CLOSED and CALL_ESTABLISHED events by call handle that arrived before dial()
+        # had built the Call: baresip-python drops those. A 404 straight from the proxy, or
+        # a 200 OK from a phone that answers at once while the event loop is busy (the
+        # command's reply and the answer are queued together), beats it; the call then
+        # waited for its ring timeout — an answered call stored as no_answer while the
+        # debtor said «Алло?» for 30 s (seen in 1 of 5 demo runs under load).
+        self._early: OrderedDict[int, bs.StackEvent] = OrderedDict()
 
     async def __aenter__(self) -> BaresipTelephone:
         await self.start()
@@ -183,7 +186,7 @@ class BaresipTelephone:
         except baresip.BaresipError as err:
             raise AdapterUnavailable(f"baresip не запустился: {err}") from err
         self._runtime = runtime
-        runtime.subscribe(self._remember_close)
+        runtime.subscribe(self._remember_early)
         try:
             self._agent = await baresip.UserAgent.create(
                 runtime,
@@ -224,16 +227,19 @@ class BaresipTelephone:
         if runtime is not None:
             await runtime.close()
 
-    def _remember_close(self, event: bs.StackEvent) -> None:
+    def _remember_early(self, event: bs.StackEvent) -> None:
         import baresip
 
-        if event.event is not baresip.Event.CALL_CLOSED or not event.call:
+        kinds = (baresip.Event.CALL_CLOSED, baresip.Event.CALL_ESTABLISHED)
+        if event.event not in kinds or not event.call:
             return
         if any(call.handle == event.call for call in self._calls):
-            return  # a call we track hears its own close; only orphans are kept
-        self._early_closes[event.call] = event.text or ""
-        while len(self._early_closes) > _EARLY_CLOSES_KEPT:
-            self._early_closes.popitem(last=False)
+            return  # a call we track hears its own events; only orphans are kept
+        if self._early.get(event.call) is not None and event.event is not kinds[0]:
+            return  # a close already seen wins
+        self._early[event.call] = event
+        while len(self._early) > _EARLY_CLOSES_KEPT:
+            self._early.popitem(last=False)
 
     @property
     def active_calls(self) -> int:
@@ -260,14 +266,15 @@ class BaresipTelephone:
         except baresip.BaresipError as err:
             raise TelephonyError(f"набор номера не удался: {err}") from err
         call = BaresipCall(native, native.call_id or f"baresip-{native.handle:x}")
-        early = self._early_closes.pop(native.handle, None)
-        if early is not None:
-            failure = baresip.CallFailed.from_close_reason(early)
-            call.finish_failed(failure.status, failure.reason or early)
+        early = self._early.pop(native.handle, None)
+        if early is not None and early.event is baresip.Event.CALL_CLOSED:
+            failure = baresip.CallFailed.from_close_reason(early.text or "")
+            call.finish_failed(failure.status, failure.reason or early.text or "")
             return call
         self._calls.add(call)
         try:
-            await native.wait_established(ring_timeout_s)
+            if early is None:  # else it was answered before the Call existed
+                await native.wait_established(ring_timeout_s)
         except baresip.CallTimeout:
             # wait_established has already hung up: a CANCEL went to the far end.
             call.finish_failed(None, "no answer within ring timeout", Outcome.NO_ANSWER)

@@ -19,7 +19,7 @@ from dialer.sandbox.debtor import DebtorBehaviour, DebtorSpec
 from dialer.sandbox.errors import SandboxError
 from dialer.sandbox.voices import say_to_wav
 
-__all__ = ["Persona", "debtor_voice", "personas", "spec_for"]
+__all__ = ["HELLO", "Persona", "behaviour_personas", "debtor_voice", "personas", "spec_for"]
 
 _FESTIVAL_VOICE = "voice_msu_ru_nsh_clunits"
 _TIMEOUT_S = 60
@@ -61,9 +61,19 @@ def debtor_voice(text: str, cache_dir: Path) -> Path:
     return target
 
 
+#: What a person says into a silent line.
+HELLO = "Алло? Алло?"
+
+
 @dataclass(frozen=True, slots=True)
 class Persona:
-    """A simulated debtor: who they are and what they say, turn by turn."""
+    """A simulated debtor: who they are, what they say turn by turn, and how they take turns.
+
+    Everyone answers within ``pause_s`` of a pause in the robot's speech, says «Алло?» after
+    ``hello_after_s`` of silence and hangs up if the robot has said nothing
+    ``hangup_silence_s`` after the answer, as people do; the behaviour personas
+    (:func:`behaviour_personas`) add one habit each.
+    """
 
     key: str
     title: str
@@ -71,6 +81,13 @@ class Persona:
     behaviour: DebtorBehaviour
     answers: tuple[str, ...] = ()
     greeting: str | None = None
+    pause_s: float = 0.3
+    hello_after_s: float | None = 1.5
+    hangup_silence_s: float | None = 5.0
+    talk_over_s: float | None = None
+    talk_over_from: int = 0
+    reply_delay_s: float = 0.0
+    check_line_at: int | None = None
 
 
 def personas(today: dt.date) -> tuple[Persona, ...]:
@@ -111,6 +128,38 @@ def personas(today: dt.date) -> tuple[Persona, ...]:
     )
 
 
+def behaviour_personas(today: dt.date) -> tuple[Persona, ...]:
+    """One persona per way people take turns, each with the outcome it must reach.
+
+    ``early`` confirms who they are into the opening (over the line that cannot be
+    interrupted); ``checks_line`` says «Алло? Алло?» instead of answering the identity
+    question (the robot greets again); ``talks_over`` answers over the robot's questions;
+    ``late`` answers each question 2.5 s after it; ``impatient`` greets, then hangs up if the
+    robot is silent for 5 s (it is not: the call goes on to a promise).
+    """
+    day = _date_words(today + dt.timedelta(days=2))
+    promise = ("Я просто забыл заплатить.", f"Заплачу {day}.", "Да, верно.")
+    return (
+        Persona("early", "отвечает во вступлении", "Смирнов Олег Игоревич", "answer",
+                ("Да, это я.", *promise), talk_over_s=1.2),
+        Persona("checks_line", "переспрашивает «алло»", "Волкова Нина Павловна", "answer",
+                ("Да, это я.", *promise), check_line_at=0),
+        Persona("talks_over", "перебивает робота", "Орлов Денис Сергеевич", "answer",
+                ("Да, это я.", "Я не согласен с суммой, это не мой долг."),
+                talk_over_s=1.0, talk_over_from=1),
+        Persona("late", "отвечает с задержкой", "Лебедева Ольга Викторовна", "answer",
+                ("Да, это я.", *promise), reply_delay_s=2.5),
+        Persona("impatient", "нетерпеливый", "Зайцев Артём Олегович", "answer",
+                ("Да, это я.", *promise), greeting="Алло.", hangup_silence_s=5.0),
+    )  # fmt: skip
+
+
+def _date_words(day: dt.date) -> str:
+    from speech.russian import date_words
+
+    return date_words(day, "gen")
+
+
 def spec_for(persona: Persona, user: str, cache_dir: Path) -> DebtorSpec:
     """The sandbox debtor that plays ``persona`` as SIP user ``user``."""
     return DebtorSpec(
@@ -118,4 +167,12 @@ def spec_for(persona: Persona, user: str, cache_dir: Path) -> DebtorSpec:
         behaviour=persona.behaviour,
         greeting=str(debtor_voice(persona.greeting, cache_dir)) if persona.greeting else None,
         answers=tuple(str(debtor_voice(a, cache_dir)) for a in persona.answers),
+        pause_s=persona.pause_s,
+        hello=str(debtor_voice(HELLO, cache_dir)) if persona.behaviour == "answer" else None,
+        hello_after_s=persona.hello_after_s,
+        hangup_silence_s=persona.hangup_silence_s,
+        talk_over_s=persona.talk_over_s,
+        talk_over_from=persona.talk_over_from,
+        reply_delay_s=persona.reply_delay_s,
+        check_line_at=persona.check_line_at,
     )

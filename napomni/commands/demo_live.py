@@ -195,6 +195,7 @@ class LiveSummary:
     promises: list[tuple[str, dt.date, Decimal | None]]
     escalations: list[tuple[str, list[str]]]
     latencies_ms: list[int]
+    first_words_ms: list[int] = field(default_factory=list)
 
 
 def _summary(factory: sessionmaker[Session], accounts: dict[int, Persona]) -> LiveSummary:
@@ -228,7 +229,8 @@ def _summary(factory: sessionmaker[Session], accounts: dict[int, Persona]) -> Li
             )
             if x is not None
         ]
-    return LiveSummary(len(calls), outcomes, promises, escalations, latencies)
+    first_words = [c.first_word_ms for c in calls if c.first_word_ms is not None]
+    return LiveSummary(len(calls), outcomes, promises, escalations, latencies, first_words)
 
 
 def _percentile(values: list[int], q: float) -> int:
@@ -247,6 +249,13 @@ def print_summary(summary: LiveSummary) -> None:
         click.echo(f"Обещание ({title}): {amount or 'весь долг'} до {due.isoformat()}")
     for title, reasons in summary.escalations:
         click.echo(f"Эскалация ({title}): {', '.join(reasons)}")
+    if summary.first_words_ms:
+        click.echo(
+            f"Первое слово робота после ответа, мс: "
+            f"p50 {_percentile(summary.first_words_ms, 50)}, "
+            f"p95 {_percentile(summary.first_words_ms, 95)}, "
+            f"макс. {max(summary.first_words_ms)} (по {len(summary.first_words_ms)} звонкам)"
+        )
     if summary.latencies_ms:
         click.echo(
             f"Задержка ответа робота (конец речи → первый звук), мс: "
@@ -312,7 +321,11 @@ async def _run(
                 register=True,
             )
             async with BaresipTelephone(config) as telephone:
-                runner = SessionCallRunner(telephone, session, factory)
+
+                def demo_clock() -> dt.datetime:
+                    return DEMO_NOON_UTC + dt.timedelta(seconds=time.monotonic() - started)
+
+                runner = SessionCallRunner(telephone, session, factory, clock=demo_clock)
                 worker = Worker(
                     factory,
                     runner,
@@ -322,7 +335,7 @@ async def _run(
                         poll_interval_s=0.5,
                         campaign_ids=frozenset({campaign}),
                     ),
-                    clock=lambda: DEMO_NOON_UTC + dt.timedelta(seconds=time.monotonic() - started),
+                    clock=demo_clock,
                 )
                 stop = asyncio.Event()
                 work = asyncio.create_task(worker.run(stop))
