@@ -83,6 +83,11 @@ class DebtorPool:
             self.stop()
             raise
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs (its process group has the same id)."""
+        return self._process.pid if self._process is not None else None
+
     def stop(self) -> None:
         """Close the process's stdin (it unregisters and exits), bounded, then kill."""
         process, self._process = self._process, None

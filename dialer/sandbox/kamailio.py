@@ -101,6 +101,11 @@ class Kamailio:
             )
         self._wait_ready()
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs (its process group has the same id)."""
+        return self._process.pid if self._process is not None else None
+
     def stop(self) -> None:
         """Stop Kamailio and its workers (its process group: SIGTERM, then SIGKILL)."""
         process, self._process = self._process, None
