@@ -93,7 +93,9 @@ class _Level:
         return sum(1 for r in self.reports if r.failure_reason or r.outcome is None)
 
 
-async def _level(settings: Settings, session: CallSession, calls: int, workdir: Path) -> _Level:
+async def _level(
+    settings: Settings, session: CallSession, calls: int, workdir: Path, excluded: set[int]
+) -> _Level:
     """Run ``calls`` calls at once; the reports and the robot's CPU (children included)."""
     from dialer.runner import ScriptBook
     from dialer.sandbox.debtor_pool import DebtorPool
@@ -142,7 +144,7 @@ async def _level(settings: Settings, session: CallSession, calls: int, workdir: 
                 local_address="127.0.0.1",
                 max_concurrent_calls=calls,
             )
-            others = {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
+            others = excluded | {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
             me = os.getpid()
             async with BaresipTelephone(config) as telephone:
                 cpu0, wall0 = _process_tree_cpu_s(me, others), time.monotonic()
@@ -240,14 +242,17 @@ def bench_calls(settings: Settings, levels: str, engine: str, rounds: int, busy_
 
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy_core else None
     try:
-        _bench_calls(settings, levels, engine, rounds)
+        _bench_calls(settings, levels, engine, rounds, {busy.pid} if busy else set())
     finally:
         if busy is not None:
             busy.kill()
             busy.wait()
 
 
-def _bench_calls(settings: Settings, levels: str, engine: str, rounds: int) -> None:
+def _bench_calls(
+    settings: Settings, levels: str, engine: str, rounds: int, excluded: set[int]
+) -> None:
+    """The levels, each ``rounds`` times; ``excluded`` processes are not the robot's CPU."""
     import tempfile
 
     from napomni.commands.call import build_session_parts
@@ -267,7 +272,8 @@ def _bench_calls(settings: Settings, levels: str, engine: str, rounds: int) -> N
         for calls in counts:
             load = os.getloadavg()[0]
             runs = [
-                asyncio.run(_level(settings, session, calls, Path(work))) for _ in range(rounds)
+                asyncio.run(_level(settings, session, calls, Path(work), excluded))
+                for _ in range(rounds)
             ]
             level = _Level(
                 [r for run in runs for r in run.reports], statistics.mean(r.cores for r in runs)
