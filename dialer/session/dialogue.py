@@ -140,6 +140,7 @@ class CallRun:
             batch_frames=self.config.recognition_batch_frames,
             clock=self.clock,
             ref=self.ref,
+            pool=session.recognition_pool,
         )
         self.player = Player(
             call,

@@ -3,8 +3,10 @@
 Three small tasks per call put what they hear into the dialogue's inbox:
 
 - *receiver*: the debtor's 20 ms frames → the recording and the recogniser's queue;
-- *recogniser*: frames → :class:`~speech.recognition.RecognizerStream` in a worker thread
-  (``asyncio.to_thread``, never on the loop) → :class:`Recognised` events;
+- *recogniser*: frames → :class:`~speech.recognition.RecognizerStream` in a worker thread of
+  the session's recognition pool (never on the loop; a pool of its own, one thread per call,
+  so eight calls' decodes do not queue behind each other and the database writes in the
+  loop's small default pool) → :class:`Recognised` events;
 - *keys*: the far end's DTMF digits → :class:`Digit`.
 
 Time is kept on the audio: ``rx_s`` seconds received, ``stream_s`` seconds the recogniser
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from dialer.session.call_audio import CallAudio
@@ -68,6 +71,7 @@ class Hearing:
         batch_frames: int,
         clock: Callable[[], float],
         ref: str,
+        pool: Executor | None = None,
     ) -> None:
         self._call = call
         self._engine = engine
@@ -76,6 +80,7 @@ class Hearing:
         self._batch_frames = batch_frames
         self._clock = clock
         self._ref = ref
+        self._pool = pool
         self._rx: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._rx_times: deque[float] = deque()
         self.rx_s = 0.0  # seconds of the debtor's audio received
@@ -101,7 +106,10 @@ class Hearing:
         self._rx.put_nowait(None)
 
     async def _recognise(self) -> None:
-        stream = self._engine.open_stream()
+        # Off the loop: a Vosk recogniser takes a moment to build, and eight calls answered
+        # together would hold every call's audio (and the robot's first words) meanwhile.
+        loop = asyncio.get_running_loop()
+        stream = await loop.run_in_executor(self._pool, self._engine.open_stream)
         ended = False
         while not ended:
             frames = [await self._rx.get()]
@@ -127,7 +135,7 @@ class Hearing:
         self, step: Callable[[bytes], list[RecognitionEvent]], pcm: bytes
     ) -> list[RecognitionEvent]:
         try:
-            return await asyncio.to_thread(step, pcm)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, step, pcm)
         except Exception:  # a recogniser failing on one chunk must not end the call
             logger.warning("call %s: recogniser failed on a chunk", self._ref, exc_info=True)
             return []

@@ -23,9 +23,11 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Final
 
 from classifier.contract import TurnClassifier
 from dialer.session.dialogue import CallRun
@@ -43,6 +45,8 @@ from speech.russian import spoken_vocabulary
 __all__ = ["CallContext", "CallSession", "SessionConfig", "SessionParts"]
 
 logger = logging.getLogger(__name__)
+
+_RECOGNITION_THREADS: Final = 64  # a thread per concurrent call; idle ones cost nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,8 @@ class CallSession:
         self.observer = observer
         self.clock = clock
         self._bank: VoiceBank | None = None
+        #: Decoding threads for every call's recogniser (CPU work off the loop).
+        self.recognition_pool = ThreadPoolExecutor(_RECOGNITION_THREADS, "recognition")
 
     @property
     def bank(self) -> VoiceBank:
@@ -138,6 +144,7 @@ class CallSession:
         if self._bank is not None:
             self._bank.close()
             self._bank = None
+        self.recognition_pool.shutdown(wait=False, cancel_futures=True)
 
     async def place(
         self,
