@@ -163,9 +163,11 @@ async def test_each_way_of_taking_turns_reaches_its_outcome(
         assert report.first_word_ms is not None
         assert report.first_word_ms <= 1000, f"{key}: first word {report.first_word_ms} ms"
         assert report.misunderstood_in_a_row == 0, f"{key}\n{said}"
-    # «Алло? Алло?» into the silence after the question: the robot greeted again.
-    greetings = [t for t in transcripts["checks_line"].lines if "Здравствуйте" in t]
-    assert len(greetings) >= 2, "\n".join(transcripts["checks_line"].lines)
+    # «Алло? Алло?» into the silence after the question: the robot said the question again
+    # (with the greeting when the recogniser heard «алло»; Whisper base sometimes hears «а»,
+    # and then it asks again — rule 3 itself is tested on text in test_turn_taking).
+    asked = [t for t in transcripts["checks_line"].lines if "это Волкова Нина Павловна?" in t]
+    assert len(asked) >= 2, "\n".join(transcripts["checks_line"].lines)
     # The answer said over the opening was kept: it answered the identity question, which
     # the robot then did not ask.
     early = "\n".join(transcripts["early"].lines)
