@@ -66,6 +66,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     the file's directory is created if missing. PostgreSQL: psycopg 3, pre-ping, no JIT.
     """
     parsed = _normalise_url(url)
+    # hide_parameters: typed names, phones and addresses never reach an error's text or a log.
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -74,6 +75,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             parsed,
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -81,7 +83,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     # JIT off: our statements are short OLTP and index-driven, and PostgreSQL's JIT spent
     # 0.66 s compiling the campaign plan's one-second query (measured, 1,000,000 attempts).
     return create_engine(
-        parsed, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"}
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        connect_args={"options": "-c jit=off"},
+        hide_parameters=True,
     )
 
 

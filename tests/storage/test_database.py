@@ -175,3 +175,15 @@ def test_sqlite_runs_in_wal_with_foreign_keys(engine: Engine) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_a_failing_statement_does_not_carry_its_parameters(engine: Engine) -> None:
+    # Typed login names reached the log through tracebacks' "[parameters: ...]" (issue 14, item 8).
+    secret = "Иванов-секретный-логин"
+    with pytest.raises(DBAPIError) as raised, engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO no_such_table_for_parameters (name) VALUES (:name)"),
+            {"name": secret},
+        )
+    assert secret not in str(raised.value)
+    assert secret not in repr(raised.value)
