@@ -28,6 +28,8 @@ _XLSX_FORMATS = {
     "date": "DD.MM.YYYY",
     "int": "0",
 }
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP «CSV injection»).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _XLSX_WIDTHS = {"text": 36, "int": 10, "money": 16, "share": 10, "date": 12}
 
 
@@ -67,6 +69,9 @@ def to_xlsx(table: ExportTable) -> bytes:
         cells = []
         for column, value in zip(table.columns, row, strict=True):
             cell = WriteOnlyCell(sheet, value=_xlsx_value(value))
+            if isinstance(value, str):
+                # A 1С address «=1+1 г. Тверь» is a shared string: never a formula.
+                cell.data_type = "s"
             number_format = _XLSX_FORMATS.get(column.kind)
             if number_format is not None and value is not None:
                 cell.number_format = number_format
@@ -99,6 +104,9 @@ def _csv_value(value: Cell, kind: ColumnKind) -> str:
         return f"{value:.2f}".replace(".", ",")
     if isinstance(value, float):
         return f"{value:.2f}".replace(".", ",")
+    if isinstance(value, str):
+        # Text that a spreadsheet would run as a formula gets a leading apostrophe.
+        return "'" + value if value.startswith(_FORMULA_STARTS) else value
     return str(value)
 
 
