@@ -34,7 +34,7 @@ from dialer.telephony.port import Outcome, Telephone
 from scripts.actions import OutcomeKind
 from scripts.engine import Conversation
 from scripts.errors import ScriptError
-from scripts.loader import library_script, load_script
+from scripts.loader import is_script_name, library_script, load_script
 from scripts.model import Script
 from scripts.values import AccountVariables
 
@@ -77,6 +77,8 @@ class ScriptBook:
     def get(self, name: str) -> Script:
         """The script called ``name``; :class:`ScriptNotFound` when there is none."""
         if name not in self._loaded:
+            if not is_script_name(name):  # a folder's script never leaves the folder either
+                raise ScriptNotFound(f"сценарий {name!r} не найден")
             path = self._folder / f"{name}.yaml" if self._folder else library_script(name)
             if not path.is_file():
                 raise ScriptNotFound(f"сценарий {name!r} не найден ({path})")

@@ -40,7 +40,14 @@ from scripts.model import (
 )
 from scripts.values import CASES, VARIABLES, Case, VariableKind
 
-__all__ = ["load_script", "parse_script", "LIBRARY_DIR", "library_script", "shipped_scripts"]
+__all__ = [
+    "LIBRARY_DIR",
+    "is_script_name",
+    "library_script",
+    "load_script",
+    "parse_script",
+    "shipped_scripts",
+]
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 
@@ -54,6 +61,7 @@ _NODE_FIELDS = {
 }  # fmt: skip
 _DTMF_KEYS = set("0123456789*#")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_SCRIPT_NAME = re.compile(r"[a-z0-9_]+")
 _NAME = re.compile(r"^([a-z_]+)(?::([a-z]+))?$")
 _E = TypeVar("_E", Asked, Guard, MessageKind, OutcomeKind, Priority)
 _CASED_KINDS = {VariableKind.AMOUNT, VariableKind.DATE, VariableKind.COUNT, VariableKind.WEEKDAY}
@@ -78,8 +86,22 @@ _YamlLoader.add_implicit_resolver(
 
 
 def library_script(name: str) -> Path:
-    """The path of a shipped script by name (``warning`` → ``scripts/library/warning.yaml``)."""
-    return LIBRARY_DIR / f"{name}.yaml"
+    """The path of a shipped script by name (``warning`` → ``scripts/library/warning.yaml``).
+
+    A name is a plain identifier (``[a-z0-9_]+``) and the path never leaves the library:
+    ``../../var/evil`` and the like raise :class:`ScriptInvalid`.
+    """
+    if not is_script_name(name):
+        raise ScriptInvalid([f"{name!r}: имя сценария — латиница в нижнем регистре, цифры и _"])
+    path = (LIBRARY_DIR / f"{name}.yaml").resolve()
+    if path.parent != LIBRARY_DIR:
+        raise ScriptInvalid([f"{name!r}: сценарий вне библиотеки"])
+    return path
+
+
+def is_script_name(name: str) -> bool:
+    """Whether ``name`` is a plain script name: ``[a-z0-9_]+``, nothing that makes a path."""
+    return _SCRIPT_NAME.fullmatch(name) is not None
 
 
 def shipped_scripts() -> tuple[str, ...]:

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from dialer.campaigns.errors import CampaignConfigError, CampaignNotFound, CampaignStateError
 from dialer.campaigns.filters import AccountFilter, select_debtors
 from dialer.campaigns.queue import ensure_ledgers
+from scripts.loader import is_script_name, shipped_scripts
 from storage.debtors import link_debtors
-from storage.models import Organisation, Phone, PhoneStatus
+from storage.models import Building, Organisation, Phone, PhoneStatus
 from storage.models.campaigns import (
     OPEN_ATTEMPT_STATUSES,
     Attempt,
@@ -103,6 +104,8 @@ def create_campaign(session: Session, spec: CampaignSpec, now: dt.datetime) -> C
     ).first()
     if organisation is None:
         raise CampaignConfigError(f"организация {spec.organisation!r} не найдена")
+    _check_scripts(spec)
+    _check_buildings(session, organisation.id, spec.account_filter)
     campaign = Campaign(
         organisation_id=organisation.id,
         name=spec.name,
@@ -129,6 +132,40 @@ def create_campaign(session: Session, spec: CampaignSpec, now: dt.datetime) -> C
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def _check_scripts(spec: CampaignSpec) -> None:
+    """Every script the campaign names is one of the library's (the worker loads it by name)."""
+    shipped = shipped_scripts()
+    named = (
+        ("script", spec.script),
+        ("thanks_script", spec.thanks_script),
+        ("broken_promise_script", spec.broken_promise_script),
+    )
+    for field_name, name in named:
+        if name is not None and (not is_script_name(name) or name not in shipped):
+            raise CampaignConfigError(
+                f"{field_name}: сценария {name!r} нет в библиотеке — выберите из "
+                + ", ".join(shipped)
+            )
+
+
+def _check_buildings(session: Session, organisation_id: int, account_filter: AccountFilter) -> None:
+    """The filter's buildings are the organisation's own: another's would be an empty filter."""
+    wanted = set(account_filter.building_ids)
+    if not wanted:
+        return
+    own = set(
+        session.scalars(
+            sa.select(Building.id).where(
+                Building.id.in_(sorted(wanted)), Building.organisation_id == organisation_id
+            )
+        )
+    )
+    if wanted - own:
+        raise CampaignConfigError(
+            f"фильтр: building_ids: дома {sorted(wanted - own)} нет в этой организации"
+        )
 
 
 @dataclass(frozen=True, slots=True)

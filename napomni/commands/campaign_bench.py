@@ -75,7 +75,7 @@ def _build(factory: sessionmaker[Session], accounts: int, name: str) -> int:
             CampaignSpec(
                 organisation=name,
                 name=f"{name}-campaign",
-                script="reminder",
+                script="soft_reminder",
                 starts_on=NOW.date(),
                 max_concurrent_calls=100,
                 max_new_per_minute=100000,

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from scripts.errors import ScriptInvalid
-from scripts.loader import library_script, load_script, parse_script, shipped_scripts
+from scripts.loader import (
+    LIBRARY_DIR,
+    library_script,
+    load_script,
+    parse_script,
+    shipped_scripts,
+)
 
 MINIMAL = """
 script: tiny
@@ -163,3 +169,19 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ScriptInvalid) as info:
         parse_script(text, source="tiny.yaml")
     assert len(info.value.problems) >= 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../../var/evil", "/etc/passwd", "warning/../thanks", "Warning", "", "a.b", "a\0"],
+)
+def test_library_script_refuses_a_name_that_is_not_a_plain_identifier(name: str) -> None:
+    # Issue 14, item 10: a campaign's script name resolved to a file outside the library.
+    with pytest.raises(ScriptInvalid):
+        library_script(name)
+
+
+def test_library_script_stays_in_the_library() -> None:
+    path = library_script("warning")
+    assert path.parent == LIBRARY_DIR
+    assert path.name == "warning.yaml"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialer.escalation import EscalationReason, escalate
 from storage.models import Account, ContactEvent, Phone, PhoneStatus, utc_now
-from storage.models.campaigns import EscalationCase
+from storage.models.campaigns import Campaign, EscalationCase
 from storage.models.users import UserRole
 from tests.web.conftest import WebUser, WebWorld
 
@@ -207,3 +207,38 @@ async def test_a_due_callback_brings_the_case_to_the_top_of_the_queue(
                               json={"resolution": "unreachable"}) as response:  # fmt: skip
         assert response.status == 200
         assert (await response.json())["callback_at"] is None
+
+
+async def test_campaign_refuses_a_script_outside_the_library_and_another_organisations_building(
+    make_user: MakeUser, web_world: WebWorld, session_factory: sessionmaker[Session]
+) -> None:
+    # Issue 14, items 10 and 13: both were accepted with 201.
+    with session_factory() as session:
+        building_b = session.get_one(Account, web_world.account_b).building_id
+    assert building_b is not None
+    assert building_b != web_world.building_a
+    user = await make_user()
+    assert await user.sign_in(web_world.logins[UserRole.CAMPAIGN_MANAGER]) == 303
+    headers = {"X-CSRF-Token": user.csrf}
+    base = {"organisation_id": web_world.org_a, "name": "Проверка полей"}
+    refused = [
+        {"script": "../../../../var/evil"},
+        {"script": "no_such_script"},
+        {"script": "/etc/passwd"},
+        {"building_id": building_b},
+    ]
+    for extra in refused:
+        body = {**base, **extra}
+        async with user.http.post("/api/campaigns", json=body, headers=headers) as response:
+            assert response.status in (400, 404), extra
+            message = str((await response.json())["error"])
+        if "script" in extra:
+            assert "сценари" in message
+    with session_factory() as session:
+        names = session.scalars(
+            sa.select(Campaign.name).where(Campaign.organisation_id == web_world.org_a)
+        ).all()
+    assert "Проверка полей" not in names
+    body = {**base, "script": "warning", "building_id": web_world.building_a}
+    async with user.http.post("/api/campaigns", json=body, headers=headers) as response:
+        assert response.status == 201

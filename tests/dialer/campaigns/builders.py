@@ -86,7 +86,7 @@ def started_campaign(
     values: dict[str, object] = {
         "organisation": book.organisation,
         "name": f"{book.organisation}-campaign",
-        "script": "reminder",
+        "script": "soft_reminder",
         "starts_on": now.date() - dt.timedelta(days=1),
         "max_concurrent_calls": 50,
         "max_new_per_minute": 1000,

@@ -300,7 +300,7 @@ def test_cli_creates_a_campaign_over_segments(database_url: str, unique_name: st
         connection.execute(sa.insert(Organisation).values(name=unique_name))
     engine.dispose()
     base = ["--database-url", database_url, "campaign", "create", f"{unique_name}-c",
-            "-o", unique_name, "--script", "reminder"]  # fmt: skip
+            "-o", unique_name, "--script", "soft_reminder"]  # fmt: skip
     result = CliRunner().invoke(
         cli, [*base, "--segment", "red", "--segment", "yellow", "--debtor-type", "chronic"]
     )
@@ -337,3 +337,24 @@ def test_the_web_preview_counts_only_the_chosen_segment(
         parse_campaign_form(
             {"organisation_id": "1", "name": "n", "segment": "blue"}, today=NOW.date()
         )
+
+
+def test_cli_refuses_a_script_outside_the_library(database_url: str, unique_name: str) -> None:
+    # Issue 14, item 10: `--script ../../../../var/evil` was stored and the worker loaded it.
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Organisation).values(name=unique_name))
+    base = ["--database-url", database_url, "campaign", "create", f"{unique_name}-c",
+            "-o", unique_name]  # fmt: skip
+    for script in ("../../../../var/evil", "reminder"):
+        result = CliRunner().invoke(cli, [*base, "--script", script])
+        assert result.exit_code != 0, script
+    result = CliRunner().invoke(cli, [*base, "--script", "warning", "--thanks-script", "../x"])
+    assert result.exit_code != 0
+    assert "thanks_script" in result.output
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(sa.func.count()).where(Campaign.name == f"{unique_name}-c")
+        ).scalar_one()
+    engine.dispose()
+    assert found == 0
