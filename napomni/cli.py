@@ -16,7 +16,7 @@ import click
 
 from napomni.commands import registered_commands
 from napomni.logging_setup import configure_logging
-from napomni.settings import Settings, SettingsError, load_settings
+from napomni.settings import Settings, SettingsError, load_settings, make_private
 
 __all__ = ["main", "cli", "pass_settings"]
 
@@ -64,6 +64,7 @@ def cli(
     except SettingsError as err:
         raise click.UsageError(str(err)) from err
     configure_logging(settings.log_level)
+    make_private(settings.data_dir)
     ctx.obj = settings
 
 
@@ -73,6 +74,9 @@ for _command in registered_commands():
 
 def main() -> None:
     """Console-script entry point."""
+    # Before anything opens a file: the database, recordings and caches hold personal data,
+    # so what the service creates is its user's alone (0600 files, 0700 directories).
+    os.umask(0o077)
     # SIGTERM (systemd, a supervisor, `kill`) stops a command the way Ctrl-C does, so the
     # demo, the bench and the worker run their clean-up: Kamailio, debtors, calls hung up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

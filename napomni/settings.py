@@ -9,6 +9,8 @@ Every value is parsed explicitly and a bad one fails naming the variable
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,3 +201,19 @@ def _sms(env: Mapping[str, str]) -> SmsSettings:
         public_url=_url(env, "NAPOMNI_SMS_PUBLIC_URL", _PUBLIC_URL),
         dlr_token=token,
     )
+
+
+def make_private(data_dir: Path) -> None:
+    """Close an existing data directory to everyone but its owner (0700).
+
+    It holds personal data (the SQLite file, recordings). A shared sticky directory such as
+    ``/tmp`` and a directory of another user are left as they are.
+    """
+    try:
+        found = data_dir.stat()
+    except FileNotFoundError:
+        return  # created 0700 by whoever writes into it first
+    if found.st_uid != os.geteuid() or found.st_mode & stat.S_ISVTX:
+        return
+    if stat.S_IMODE(found.st_mode) & 0o077:
+        data_dir.chmod(stat.S_IMODE(found.st_mode) & 0o700)

@@ -11,6 +11,9 @@ write lock (SQLite's deferred ``BEGIN`` cannot wait in that case).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +73,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(database).expanduser())
         engine = create_engine(
             parsed,
             echo=echo,
@@ -89,6 +92,21 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         connect_args={"options": "-c jit=off"},
         hide_parameters=True,
     )
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the file's directory (0700) and the file itself 0600, whatever the umask; an
+    existing file of ours (and its WAL and shared-memory files) is closed to others too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            found = each.stat()
+        except FileNotFoundError:
+            continue
+        if found.st_uid == os.geteuid() and stat.S_IMODE(found.st_mode) & 0o077:
+            each.chmod(0o600)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
