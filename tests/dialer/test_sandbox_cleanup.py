@@ -18,11 +18,21 @@ pytestmark = pytest.mark.sip
 
 
 def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Whether a live (not zombie) process is left in ``group``.
+
+    ``killpg(group, 0)`` also succeeds for zombies, and an orphan's zombie stays until PID 1
+    reaps it — in a container whose PID 1 does not reap, that is forever (seen in CI). A zombie
+    runs nothing and holds no port, so it is not "left running".
+    """
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone between listing and reading
+        state, process_group = fields[0], int(fields[2])
+        if process_group == group and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _gone_within(group: int, seconds: float) -> bool:
