@@ -80,6 +80,8 @@ class Settings:
     sip: SipSettings
     web_secret: str = field(default="", repr=False)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    # Live recognition runs in this many worker processes (0: in the calls' own process).
+    speech_processes: int = 2
 
     def model_search_path(self) -> tuple[Path, ...]:
         """Where speech and classifier models are looked for, in order."""
@@ -180,6 +182,7 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         sip=sip,
         web_secret=env.get("NAPOMNI_WEB_SECRET", ""),
         sms=_sms(env),
+        speech_processes=_int(env, "NAPOMNI_SPEECH_PROCESSES", min(os.cpu_count() or 1, 4), 0, 64),
     )
 
 

@@ -9,6 +9,7 @@ use it, so endpointing behaves the same whichever engine runs.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from speech.audio import FRAME_MS
 
-__all__ = ["EndpointConfig", "Endpointer", "VadState", "frame_dbfs"]
+__all__ = ["EndpointConfig", "Endpointer", "SilenceGate", "VadState", "frame_dbfs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,45 @@ class Endpointer:
         self._voiced_run = 0
         self._silent_run = 0
         self._utterance_frames = 0
+
+
+class SilenceGate:
+    """Which of a line's frames a streaming decoder needs: never the line's silence.
+
+    A debtor is silent most of a call (the robot talks), and a streaming decoder costs as much
+    on silence as on speech. The gate opens on any frame above ``threshold_dbfs`` — set below
+    the endpointer's speech threshold, so quiet speech the endpointer misses still reaches the
+    decoder — and hands over the ``lead_frames`` before it (the onset of a word is quiet), then
+    stays open while the caller holds it open (an utterance in progress) and for
+    ``hangover_frames`` after the last loud frame.
+    """
+
+    def __init__(
+        self, threshold_dbfs: float, lead_frames: int = 15, hangover_frames: int = 25
+    ) -> None:
+        self.threshold_dbfs = threshold_dbfs
+        self._lead: deque[tuple[bytes, int]] = deque(maxlen=lead_frames)
+        self._hangover_frames = hangover_frames
+        self._quiet_run = hangover_frames
+        self._frame = 0
+        self.is_open = False
+        self.closed_now = False
+
+    def push(self, frame: bytes, *, hold_open: bool = False) -> list[tuple[bytes, int]]:
+        """The frames to decode now, each with its index in the line (empty while closed).
+
+        After a call that returns nothing, :attr:`closed_now` says whether the gate just shut
+        (the decoder should finish what it has).
+        """
+        index, self._frame = self._frame, self._frame + 1
+        loud = frame_dbfs(frame) >= self.threshold_dbfs
+        self._quiet_run = 0 if loud else self._quiet_run + 1
+        was_open = self.is_open
+        self.is_open = hold_open or self._quiet_run < self._hangover_frames
+        self.closed_now = was_open and not self.is_open
+        if not self.is_open:
+            self._lead.append((frame, index))
+            return []
+        lead = list(self._lead)
+        self._lead.clear()
+        return [*lead, (frame, index)]

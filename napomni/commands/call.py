@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -34,35 +34,72 @@ __all__ = [
     "build_session_parts",
     "call",
     "load_recognizer",
+    "start_recognizer",
     "sip_config",
 ]
 
 logger = logging.getLogger(__name__)
 
 
-def load_recognizer(settings: Settings, engine: str = "auto") -> RecognitionEngine:
+def load_recognizer(
+    settings: Settings, engine: str = "auto", calls: int | None = None
+) -> RecognitionEngine:
     """The Russian engine available: Vosk when a Russian model is found, else Whisper.
 
-    ``engine`` "vosk" or "whisper" insists on one (``napomni bench calls --engine``).
+    ``engine`` "vosk" or "whisper" insists on one (``napomni bench calls --engine``). The
+    model runs in ``settings.speech_processes`` worker processes, so decoding never takes the
+    CPU the calls' SIP, RTP and dialogue need (0: in this process, in threads).
     Loading takes seconds of CPU; call it from a worker thread in async code.
     """
     from speech.errors import ModelNotFound
     from speech.models import resolve_vosk_model, resolve_whisper_model
-    from speech.vosk_engine import VoskEngine
-    from speech.whisper_engine import WhisperEngine
 
     search = settings.model_search_path()
     if engine in ("auto", "vosk"):
         try:
-            return VoskEngine.load(resolve_vosk_model(settings.vosk_model, search))
+            return start_recognizer(
+                settings, "vosk", resolve_vosk_model(settings.vosk_model, search)
+            )
         except ModelNotFound as err:
             if engine == "vosk":
                 raise click.ClickException(str(err)) from err
             logger.info("no Russian Vosk model: live recognition uses Whisper (slower)")
     try:
-        return WhisperEngine.load(resolve_whisper_model(settings.whisper_model, search))
+        model = resolve_whisper_model(settings.whisper_model, search)
     except ModelNotFound as err:
         raise click.ClickException(f"Нет модели распознавания русской речи. {err}") from err
+    return start_recognizer(settings, "whisper", model, calls)
+
+
+def start_recognizer(
+    settings: Settings, kind: Literal["vosk", "whisper"], model: Path, calls: int | None = None
+) -> RecognitionEngine:
+    """The engine for ``model``: in worker processes, or here when ``speech_processes`` is 0.
+
+    ``calls``: how many calls it serves at once (the SIP limit when not given); that many
+    Vosk recognisers are warmed in the background.
+    """
+    from speech.errors import RecognitionError
+    from speech.workers import EngineRecipe, RecognitionWorkers, warm_recognizers
+
+    processes = settings.speech_processes
+    # Two Whisper decoders per process when there is one process (as before workers); one
+    # each when the processes already give one decode per core.
+    calls = calls or settings.sip.max_concurrent_calls
+    recipe = EngineRecipe(
+        kind,
+        model,
+        decoders=1 if processes > 1 else 2,
+        warm=-(-calls // max(processes, 1)),  # each worker's share of the calls at once
+    )
+    try:
+        if processes == 0:
+            engine = recipe.load()
+            warm_recognizers(engine, recipe.warm)
+            return engine
+        return RecognitionWorkers.start(recipe, processes)
+    except RecognitionError as err:
+        raise click.ClickException(str(err)) from err
 
 
 def build_session_parts(

@@ -1,0 +1,69 @@
+"""The soak run, short: ``napomni bench calls`` with a core kept busy, every call carried through.
+
+The full run (8 calls × 25 rounds = 200 answered calls) is ``napomni bench calls --levels 8
+--rounds 25 --busy-core``; its figures are in the README. Here two rounds of two calls go
+through the same command: real SIP on loopback, recognition in worker processes, a busy-loop
+process on one core. The command fails when any call is not answered, has no outcome or
+failed, and nothing it started may outlive it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.sip_bench import require_sip_tools
+
+pytestmark = [pytest.mark.sip, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _still_running(marker: bytes) -> list[str]:
+    """Live processes whose environment carries ``marker`` (everything the bench started
+    inherits it; an orphan is reparented away from us, so its parent says nothing)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state not in ("Z", "X") and marker in (proc / "environ").read_bytes():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def test_a_short_soak_with_a_busy_core_carries_every_call(tmp_path: Path) -> None:
+    require_sip_tools()
+    env = {**os.environ, "NAPOMNI_DATA_DIR": str(tmp_path / "var")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "napomni",
+            "bench",
+            "calls",
+            "--engine",
+            "whisper",
+            "--levels",
+            "2",
+            "--rounds",
+            "2",
+            "--busy-core",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    report = done.stdout + done.stderr[-3000:]
+    assert done.returncode == 0, report
+    assert "2 звонк. × 2: 4 звонков, без итога или со сбоем 0" in done.stdout, report
+    assert "процесс(ах) распознавания" in done.stdout, report  # speech in worker processes
+    marker = f"NAPOMNI_DATA_DIR={tmp_path / 'var'}".encode()
+    assert _still_running(marker) == [], "the bench left processes running"
