@@ -121,12 +121,14 @@ def test_silence_is_not_decoded_and_words_keep_the_lines_clock(
     events: list[RecognitionEvent] = []
     for frame in split_frames(silence(6.0).pcm):
         events += gated.accept(frame)
-    assert counting.fed_bytes == 0 and events == []
+    assert counting.fed_bytes == 0
+    assert events == []
     for frame in split_frames(korean_speech.pcm + silence(1.0).pcm):
         events += gated.accept(frame)
     events += gated.flush()
     finals = [e for e in events if isinstance(e, FinalResult)]
-    assert finals and finals[0].words
+    assert finals
+    assert finals[0].words
     # About the speech and its lead-in (0.3 s) plus the 1 s tail, not the 6 s before it.
     fed_s = counting.fed_bytes / (2 * vosk_engine.sample_rate_hz)
     assert fed_s <= korean_speech.duration_s + 1.5
