@@ -69,7 +69,11 @@ def preview_campaign(
     hours are judged per attempt at claim time by the worker, not here.
     """
     debtors = select_debtors(organisation_id, account_filter).subquery()
-    has_phone = sa.exists().where(Phone.account_id == debtors.c.id, Phone.status == PhoneStatus.OK)
+    has_phone = sa.exists().where(
+        Phone.account_id == debtors.c.id,
+        Phone.status == PhoneStatus.OK,
+        Phone.former_at.is_(None),
+    )
     stopped = sa.exists().where(
         StopFlagRecord.account_id == debtors.c.id, StopFlagRecord.lifted_at.is_(None)
     )

@@ -137,7 +137,9 @@ def select_debtors(
     if account_filter.debtor_roles:
         query = query.where(
             sa.exists().where(
-                Person.account_id == Account.id, Person.role.in_(account_filter.debtor_roles)
+                Person.account_id == Account.id,
+                Person.role.in_(account_filter.debtor_roles),
+                Person.former_at.is_(None),
             )
         )
     if not (with_segments or account_filter.needs_segments):

@@ -210,7 +210,9 @@ def _classified(
     # As the claim decides: no phone when the account has no callable one (the attempt's
     # own phone is one of the account's).
     any_ok_phone = sa.exists().where(
-        Phone.account_id == Attempt.account_id, Phone.status == PhoneStatus.OK
+        Phone.account_id == Attempt.account_id,
+        Phone.status == PhoneStatus.OK,
+        Phone.former_at.is_(None),
     )
     # The person's ledger: shared by all accounts of one debtor (storage.debtors).
     person = (

@@ -189,7 +189,11 @@ def _ok_phones(session: Session, account_id: int) -> list[Phone]:
     return list(
         session.scalars(
             sa.select(Phone)
-            .where(Phone.account_id == account_id, Phone.status == PhoneStatus.OK)
+            .where(
+                Phone.account_id == account_id,
+                Phone.status == PhoneStatus.OK,
+                Phone.former_at.is_(None),  # a former owner's phone: never for this flat
+            )
             .order_by(Phone.id)
         )
     )

@@ -197,7 +197,11 @@ def start_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> St
     seen = sa.func.coalesce(sa.select(sa.func.max(Payment.id)).scalar_subquery(), 0)
     first_phone = (
         sa.select(sa.func.min(Phone.id))
-        .where(Phone.account_id == debtors.c.id, Phone.status == PhoneStatus.OK)
+        .where(
+            Phone.account_id == debtors.c.id,
+            Phone.status == PhoneStatus.OK,
+            Phone.former_at.is_(None),
+        )
         .scalar_subquery()
     )
     open_elsewhere = sa.exists().where(

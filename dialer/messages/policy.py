@@ -156,7 +156,7 @@ def check_message(
         return MessageCheck("opt_out", org)
     if _stopped(session, account_id):
         return MessageCheck("stop_flag", org)
-    if phone.status is not PhoneStatus.OK:
+    if phone.status is not PhoneStatus.OK or phone.former_at is not None:
         return MessageCheck("phone_status", org)
     if not caps:
         return MessageCheck(None, org)

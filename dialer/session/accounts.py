@@ -27,10 +27,12 @@ def addressed_as(full_name: str) -> str:
 def _person(session: Session, account_id: int, phone_id: int | None) -> Person | None:
     if phone_id is not None:
         phone = session.get(Phone, phone_id)
-        if phone is not None and phone.person is not None:
+        if phone is not None and phone.person is not None and phone.person.former_at is None:
             return phone.person
     people = session.scalars(
-        sa.select(Person).where(Person.account_id == account_id).order_by(Person.id)
+        sa.select(Person)
+        .where(Person.account_id == account_id, Person.former_at.is_(None))
+        .order_by(Person.id)
     ).all()
     owners = [p for p in people if p.role == PersonRole.OWNER]
     chosen = owners or list(people)

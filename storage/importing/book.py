@@ -61,6 +61,8 @@ class DebtChanges:
     people_new: int = 0
     people_changed: int = 0
     phones_new: int = 0
+    people_former: int = 0
+    phones_former: int = 0
     lines_new: int = 0
     lines_changed: int = 0
     lines_unchanged: int = 0
@@ -88,6 +90,9 @@ class DebtBookWriter:
         self._account_ids: dict[str, int] = {}
         self._building_ids: dict[str, int] = {}
         self._touched: dict[int, list[int]] = {}  # account id → [new lines, changed lines]
+        # Who and which numbers this file lists per account: the latest file is the truth.
+        self._names: dict[int, set[str]] = {}
+        self._numbers: dict[int, set[str]] = {}
         self.changes = DebtChanges()
 
     def write(self, records: Sequence[DebtRecord]) -> None:
@@ -99,8 +104,10 @@ class DebtBookWriter:
         self._upsert_lines(records, new_accounts)
 
     def finish(self) -> None:
-        """Add one ``import`` event to the history of every account the file changed."""
+        """Mark people and phones the file no longer lists as former; add one ``import``
+        event to the history of every account the file changed."""
         now = utc_now()
+        self._mark_former(now)
         rows = [
             {
                 "organisation_id": self._organisation_id,
@@ -213,7 +220,9 @@ class DebtBookWriter:
         latest: dict[tuple[int, str], DebtRecord] = {}
         for record in records:
             if record.holder.full_name:
-                latest[(self._account_ids[record.account], record.holder.full_name)] = record
+                account_id = self._account_ids[record.account]
+                latest[(account_id, record.holder.full_name)] = record
+                self._names.setdefault(account_id, set()).add(record.holder.full_name)
         if not latest:
             return
         stored = {
@@ -224,6 +233,7 @@ class DebtBookWriter:
         }
         inserts: list[dict[str, object]] = []
         updates: list[dict[str, object]] = []
+        revived: list[int] = []
         for (account_id, full_name), record in latest.items():
             desired: dict[str, object] = {
                 "role": record.holder.role,
@@ -239,6 +249,8 @@ class DebtBookWriter:
                 inserts.append({"account_id": account_id, "full_name": full_name, **desired})
                 continue
             changed = {k: v for k, v in desired.items() if v is not None and v != getattr(row, k)}
+            if row.former_at is not None:  # listed again (bought back, moved back in)
+                revived.append(row.id)
             if changed:
                 merged = {k: changed.get(k, getattr(row, k)) for k in _PERSON_FIELDS}
                 updates.append({"b_id": row.id, **merged})
@@ -251,6 +263,10 @@ class DebtBookWriter:
                 .values({k: sa.bindparam(k) for k in _PERSON_FIELDS}),
                 updates,
             )
+        if revived:
+            self._session.execute(
+                sa.update(_people).where(_people.c.id.in_(revived)).values(former_at=None)
+            )
         self.changes.people_new += len(inserts)
         self.changes.people_changed += len(updates)
 
@@ -260,17 +276,24 @@ class DebtBookWriter:
             for phone in record.holder.phones:
                 key = (self._account_ids[record.account], phone.number)
                 wanted.setdefault(key, (record, phone.kind))
+                self._numbers.setdefault(key[0], set()).add(phone.number)
         if not wanted:
             return
         account_ids = {k[0] for k in wanted}
-        stored = {
-            tuple(row)
-            for row in self._session.execute(
-                sa.select(_phones.c.account_id, _phones.c.number).where(
-                    _phones.c.account_id.in_(account_ids)
-                )
+        stored: set[tuple[int, str]] = set()
+        revived: list[int] = []
+        for row in self._session.execute(
+            sa.select(
+                _phones.c.id, _phones.c.account_id, _phones.c.number, _phones.c.former_at
+            ).where(_phones.c.account_id.in_(account_ids))
+        ):
+            stored.add((row.account_id, row.number))
+            if row.former_at is not None and (row.account_id, row.number) in wanted:
+                revived.append(row.id)
+        if revived:
+            self._session.execute(
+                sa.update(_phones).where(_phones.c.id.in_(revived)).values(former_at=None)
             )
-        }
         new = [key for key in wanted if key not in stored]
         if not new:
             return
@@ -301,6 +324,65 @@ class DebtBookWriter:
             ],
         )
         self.changes.phones_new += len(new)
+
+    def _mark_former(self, now: object) -> None:
+        """People the file no longer lists for an account they were on, and phones it no
+        longer lists (or whose person left), stop being the account's: marked former.
+
+        Only accounts the file names someone for are judged on people, and only accounts it
+        gives numbers for on imported numbers (a file without a phone column drops none).
+        A number a debtor or collector added goes with its person, never on its own.
+        """
+        judged = sorted(self._names.keys() | self._numbers.keys())
+        for chunk in _chunks(judged, 2000):
+            people = self._session.execute(
+                sa.select(
+                    _people.c.id, _people.c.account_id, _people.c.full_name, _people.c.former_at
+                ).where(_people.c.account_id.in_(chunk))
+            ).all()
+            leaving = [
+                p.id
+                for p in people
+                if p.former_at is None
+                and p.account_id in self._names
+                and p.full_name not in self._names[p.account_id]
+            ]
+            former_people = {p.id for p in people if p.former_at is not None} | set(leaving)
+            phones = self._session.execute(
+                sa.select(
+                    _phones.c.id,
+                    _phones.c.account_id,
+                    _phones.c.number,
+                    _phones.c.person_id,
+                    _phones.c.source,
+                ).where(_phones.c.account_id.in_(chunk), _phones.c.former_at.is_(None))  # fmt: skip
+            ).all()
+            dropped = [
+                ph
+                for ph in phones
+                if ph.person_id in former_people
+                or (
+                    ph.source == PhoneSource.IMPORT
+                    and ph.account_id in self._numbers
+                    and ph.number not in self._numbers[ph.account_id]
+                )
+            ]
+            if leaving:
+                self._session.execute(
+                    sa.update(_people).where(_people.c.id.in_(leaving)).values(former_at=now)
+                )
+            if dropped:
+                self._session.execute(
+                    sa.update(_phones)
+                    .where(_phones.c.id.in_([ph.id for ph in dropped]))
+                    .values(former_at=now)
+                )
+            for account_id in {p.account_id for p in people if p.id in leaving} | {
+                ph.account_id for ph in dropped
+            }:
+                self._touched.setdefault(account_id, [0, 0])
+            self.changes.people_former += len(leaving)
+            self.changes.phones_former += len(dropped)
 
     def _upsert_lines(self, records: Sequence[DebtRecord], new_accounts: set[int]) -> None:
         known = {self._account_ids[r.account] for r in records} - new_accounts

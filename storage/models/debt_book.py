@@ -119,6 +119,9 @@ class Person(Base):
     snils: Mapped[str | None] = mapped_column(sa.String(14), info=SENSITIVE)
     inn: Mapped[str | None] = mapped_column(sa.String(12), info=SENSITIVE)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Set when the latest 1С file no longer lists this person for the account (sold flat,
+    # moved out): kept in the history, never called or addressed for it. NULL: current.
+    former_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     account: Mapped[Account] = relationship(back_populates="people")
     phones: Mapped[list[Phone]] = relationship(back_populates="person")
@@ -145,6 +148,9 @@ class Phone(Base):
     )
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Set when the number is no longer the account's (the latest 1С file dropped it, or its
+    # person became former): never dialled for this account. NULL: current.
+    former_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     account: Mapped[Account] = relationship(back_populates="phones")
     person: Mapped[Person | None] = relationship(back_populates="phones")
