@@ -152,6 +152,7 @@ def read_rows(
         try:
             layout = _find_header(rows, path.name, fields, required, mapping)
             width = max(layout.positions.values(), default=-1) + 1
+            last: tuple[int, int, bool] | None = None  # the last data row: number, cells, blank end
             for count, (number, cells) in enumerate(rows, start=1):
                 first = cells[0] if cells else None
                 # Most rows start with an account number: skip the total/blank check for them.
@@ -159,14 +160,41 @@ def read_rows(
                     cells
                 ):
                     continue
+                last = (number, len(cells), bool(cells) and is_blank(cells[-1]))
                 if len(cells) < width:
                     cells = cells + [None] * (width - len(cells))
                 yield layout, Row(number, cells, layout)
                 if count % 4096 == 0:
                     progress.advance_to(table.bytes_read)
+            if last is not None and table.format.kind == "csv":
+                _refuse_cut_end(path, last, width)
             progress.advance_to(table.size)
         finally:
             rows.close()
+
+
+def _refuse_cut_end(path: Path, last: tuple[int, int, bool], width: int) -> None:
+    """A text export cut short (a copy that stopped, a full disk) ends mid-row: refuse it.
+
+    Its last row is shorter than the header, or — cut right after a separator — ends in an
+    empty cell with no line break after it. Padded with empties it would import with its
+    tail (пени, the debt) silently zero. Runs in the validation pass: nothing is written.
+    """
+    number, cells, blank_end = last
+    with path.open("rb") as raw:
+        raw.seek(max(path.stat().st_size - 1, 0))
+        ends_with_newline = raw.read(1) in (b"\n", b"\r")
+    if cells < width:
+        raise BadSource(
+            f"{path.name}, строка {number}: {cells} столбцов из {width} заголовка — файл "
+            "обрезан? Выгрузите его заново; ничего не записано"
+        )
+    if blank_end and not ends_with_newline:
+        raise BadSource(
+            f"{path.name}, строка {number}: последняя строка оборвана после разделителя (нет "
+            "перевода строки, последний столбец пуст) — файл обрезан? Выгрузите его заново; "
+            "ничего не записано"
+        )
 
 
 def _find_header(

@@ -326,3 +326,29 @@ def test_a_bad_mapping_file(
     with pytest.raises(BadSource) as err:
         import_debts(session_factory, path, organisation=unique_name, mapping_path=mapping)
     assert str(err.value) == "m.csv: нет столбца «Номер абонента» (поле account из bad.toml)"
+
+
+@pytest.mark.parametrize(
+    ("tail", "rest", "says"),
+    [
+        ("7002;Петров Пётр;г. Тверь, ул. Советская, д. 5, кв. 13;;Отопление;10.2026;500,00;", "0,00;500,00;0,00\n", "8 столбцов из 10"),
+        ("7002;Петров Пётр;г. Тверь, ул. Советская, д. 5, кв. 13;;Отопление;10.2026;500,00;0,00;500,00;", "0,00\n", "оборвана после разделителя"),
+    ],
+)  # fmt: skip
+def test_a_file_cut_short_is_refused_and_nothing_is_written(
+    session_factory: sessionmaker[Session], engine: Engine, unique_name: str, tmp_path: Path,
+    tail: str, rest: str, says: str,
+) -> None:  # fmt: skip
+    """Cut after a separator, the last row's пени (or more) would import as 0 (issue 14, item 14)."""
+    whole = (
+        ";".join(HEADER) + "\n" + ";".join(_row("7001", "Отопление", "10.2026", "4480,50")) + "\n"
+    )
+    path = tmp_path / "cut.csv"
+    path.write_text(whole + tail, encoding="utf-8")
+    before = book_snapshot(engine)
+    with pytest.raises(BadSource, match=says) as refused:
+        import_debts(session_factory, path, organisation=unique_name)
+    assert "строка 3" in str(refused.value)
+    assert book_snapshot(engine) == before
+    path.write_text(whole + tail + rest, encoding="utf-8")  # the same file, whole
+    assert import_debts(session_factory, path, organisation=unique_name).rows == 2
