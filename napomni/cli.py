@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -80,7 +81,42 @@ def main() -> None:
     # SIGTERM (systemd, a supervisor, `kill`) stops a command the way Ctrl-C does, so the
     # demo, the bench and the worker run their clean-up: Kamailio, debtors, calls hung up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    cli.main(prog_name="napomni", standalone_mode=True)
+    try:
+        cli.main(prog_name="napomni", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Прервано.", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as err:
+        message = database_problem(err)
+        if message is None:
+            raise
+        # A clear sentence instead of a traceback (which may also carry typed values).
+        click.echo(f"Ошибка: {message}", err=True)
+        sys.exit(1)
+
+
+def database_problem(err: BaseException) -> str | None:
+    """What to tell a user about a database error a command did not handle, or None."""
+    from sqlalchemy import exc
+
+    if not isinstance(err, exc.DBAPIError | exc.OperationalError):
+        return None
+    text = str(getattr(err, "orig", err)).lower()
+    if "no such table" in text or "does not exist" in text and "relation" in text:
+        return "база данных не создана или не обновлена — выполните «napomni db upgrade»"
+    if isinstance(err, exc.IntegrityError):
+        return (
+            "запись уже есть (другая команда записала её одновременно с этой); "
+            "ничего не записано — повторите команду"
+        )
+    if isinstance(err, exc.OperationalError):
+        return f"база данных недоступна или занята ({type(getattr(err, 'orig', err)).__name__}); ничего не записано"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
