@@ -83,6 +83,8 @@ def parse_amount(value: object) -> Decimal:
         raise BadInput(f"{_AMOUNT_TITLE}: ожидается число, например 1500.50") from err
     if not amount.is_finite():
         raise BadInput(f"{_AMOUNT_TITLE}: ожидается число, например 1500.50")
+    if abs(amount) > _MAX_AMOUNT:  # before quantize: 1e999999 cannot be quantized
+        raise BadInput(f"{_AMOUNT_TITLE}: слишком большая")
     if amount != amount.quantize(Decimal("0.01")):
         raise BadInput(f"{_AMOUNT_TITLE}: не больше двух знаков после запятой")
     if amount <= 0:

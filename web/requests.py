@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
 from web.access import Principal
@@ -14,6 +16,7 @@ __all__ = [
     "SESSION",
     "SET_SESSION",
     "is_api",
+    "json_object",
     "path_id",
     "principal_of",
     "query_int",
@@ -74,3 +77,15 @@ def query_text(request: web.Request, name: str, *, max_length: int = 200) -> str
     if any(ord(ch) < 32 for ch in raw):
         raise BadInput(f"параметр {name}: недопустимые символы")
     return raw
+
+
+async def json_object(request: web.Request) -> Mapping[str, object]:
+    """The request body as a JSON object; anything else (not JSON, not an object, nested
+    past the parser's depth) is a 400 naming the body."""
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError) as err:  # RecursionError: "[[[[…" 100,000 deep
+        raise BadInput("тело запроса: ожидается JSON-объект") from err
+    if not isinstance(body, dict):
+        raise BadInput("тело запроса: ожидается JSON-объект")
+    return body

@@ -88,7 +88,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         wait = retry_after_s(db, subjects, limits, now)
         if wait is not None:
             return wait
-        found = authenticate(db, login_value, password_value)
+        # No login holds a control character; a NUL would not even reach PostgreSQL's
+        # text column. Such a name is a wrong name (and counts as a failure).
+        plausible = not any(ord(ch) < 32 for ch in login_value)
+        found = authenticate(db, login_value, password_value) if plausible else None
         if found is None:
             record_failure(db, subjects, limits, now)
         else:

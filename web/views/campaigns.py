@@ -34,7 +34,7 @@ from web.campaigns import (
 from web.db import in_read, in_transaction
 from web.errors import BadInput, Conflict, NotFound
 from web.pages import render
-from web.requests import path_id, principal_of, query_int
+from web.requests import json_object, path_id, principal_of, query_int
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Handler, Param, RouteTable
 
@@ -304,13 +304,7 @@ async def campaign_attempts_api(request: web.Request) -> web.Response:
 
 
 async def _json_body(request: web.Request) -> Mapping[str, object]:
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise BadInput("тело запроса: ожидается JSON-объект") from err
-    if not isinstance(body, dict):
-        raise BadInput("тело запроса: ожидается JSON-объект")
-    return body
+    return await json_object(request)
 
 
 async def preview_api(request: web.Request) -> web.Response:

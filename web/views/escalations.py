@@ -30,7 +30,7 @@ from web.escalations import (
     take_case,
 )
 from web.pages import render
-from web.requests import path_id, principal_of
+from web.requests import json_object, path_id, principal_of
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Param, RouteTable
 
@@ -63,6 +63,10 @@ def _int(data: Mapping[str, object], name: str) -> int:
     return number
 
 
+_FIRST_CALLBACK = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_LAST_CALLBACK = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 def _when(data: Mapping[str, object], time_zone: str = "Europe/Moscow") -> dt.datetime:
     from zoneinfo import ZoneInfo
 
@@ -74,6 +78,12 @@ def _when(data: Mapping[str, object], time_zone: str = "Europe/Moscow") -> dt.da
     if when.tzinfo is None:
         # The form's datetime-local has no zone: the collector means Moscow time.
         when = when.replace(tzinfo=ZoneInfo(time_zone))
+    try:  # 9999-12-31T23:00-05:00 is past the last datetime once in UTC
+        in_utc = when.astimezone(dt.UTC)
+    except OverflowError as err:
+        raise BadInput("callback_at: дата вне допустимого диапазона") from err
+    if not _FIRST_CALLBACK <= in_utc <= _LAST_CALLBACK:
+        raise BadInput("callback_at: год от 2000 до 2100")
     return when
 
 
@@ -176,13 +186,7 @@ def _api_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespon
         case_id = path_id(request, "case_id")
         data: Mapping[str, object] = {}
         if request.can_read_body:
-            try:
-                body = await request.json()
-            except ValueError as err:
-                raise BadInput("тело запроса: ожидается JSON-объект") from err
-            if not isinstance(body, dict):
-                raise BadInput("тело запроса: ожидается JSON-объект")
-            data = body
+            data = await json_object(request)
         await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
         return json_ok(await in_read(request.app, lambda db: case_row(db, principal, case_id)))
 

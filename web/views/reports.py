@@ -54,9 +54,13 @@ def _period(request: web.Request) -> ReportPeriod:
         if not text:
             return default
         try:
-            return dt.date.fromisoformat(text)
+            value = dt.date.fromisoformat(text)
         except ValueError as err:
             raise BadInput(f"параметр {name}: дата ГГГГ-ММ-ДД") from err
+        # Reports reach a day past the period and years before it: 9999-12-31 overflowed.
+        if not 2000 <= value.year <= 2100:
+            raise BadInput(f"параметр {name}: год от 2000 до 2100")
+        return value
 
     first = day("from", today - dt.timedelta(days=DEFAULT_DAYS))
     last = day("to", today)
