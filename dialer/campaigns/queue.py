@@ -681,6 +681,7 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
     )
     attempt.lease_owner = None
     attempt.lease_expires_at = None
+    _close_open_calls(session, attempt, now, counted=bool(answered))
     if answered:
         _count_contact(session, attempt, ContactKind.CONVERSATION, now)
         attempt.status = AttemptStatus.DONE
@@ -688,6 +689,26 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
         attempt.finished_at = now
         session.flush()
         campaign = session.get_one(Campaign, attempt.campaign_id)
+        # The history says what the ledger counts: one call, interrupted (issue 14, item 4).
+        session.add(
+            ContactEvent(
+                organisation_id=campaign.organisation_id,
+                account_id=attempt.account_id,
+                phone_id=attempt.phone_id,
+                kind=HistoryKind.CALL,
+                occurred_at=attempt.claimed_at or now,
+                actor="robot",
+                summary="Звонок робота прерван: исполнитель остановился во время разговора",
+                ref_table="attempts",
+                ref_id=attempt.id,
+                details={
+                    "attempt": attempt.id,
+                    "counted_as": ContactKind.CONVERSATION.value,
+                    "campaign": campaign.id,
+                    "outcome": "interrupted",
+                },  # fmt: skip
+            )
+        )
         session.add(
             follow_up(
                 attempt,
@@ -708,6 +729,23 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
     attempt.status = AttemptStatus.PENDING
     attempt.due_at = now
     attempt.reason = "returned"
+
+
+def _close_open_calls(
+    session: Session, attempt: Attempt, now: dt.datetime, *, counted: bool
+) -> None:
+    """A dead worker's call rows, left open, are closed with what is known: its turns are
+    stored already; it ended by now at the latest, interrupted, and counted as the ledger
+    counts it (a conversation when it was answered, nothing when not)."""
+    for call in session.scalars(
+        sa.select(Call).where(Call.attempt_id == attempt.id, Call.ended_at.is_(None))
+    ):
+        call.ended_at = now
+        call.outcome = call.outcome or "interrupted"
+        call.counted_as = call.counted_as or (
+            ContactKind.CONVERSATION.value if counted and call.answered_at else "none"
+        )
+        call.failure_reason = call.failure_reason or "исполнитель остановился во время звонка"
 
 
 def reap_expired(session: Session, *, now: dt.datetime, limit: int = 100) -> int:

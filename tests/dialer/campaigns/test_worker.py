@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dialer.campaigns.attempts import AttemptOutcome
 from dialer.compliance import CallOutcome
 from dialer.worker import Worker, WorkerConfig
-from storage.models.campaigns import Attempt, ContactLedger
+from storage.models import ContactEvent, ContactKind
+from storage.models.campaigns import Attempt, Call, ContactLedger
 from storage.models.ledger import Payment
 from tests.dialer.campaigns.builders import build_book, started_campaign
 from tests.dialer.campaigns.standins import ScriptedTelephone
@@ -192,3 +193,18 @@ async def test_a_killed_workers_attempt_returns_after_the_lease_without_double_c
     # The one that never rang was called by the live worker and counted once.
     assert silent.day_conversations == 1
     assert [a for _, a, _ in phone.placed] == [claimed[1].attempt_id]
+    # The dead worker's call is closed as interrupted and in the history, as the ledger
+    # counts it: reports see the conversation the ledger counted (issue 14, item 4).
+    with session_factory() as session:
+        call = session.get_one(Call, call_id)
+        events = session.scalars(
+            sa.select(ContactEvent).where(
+                ContactEvent.account_id == claimed[0].account_id,
+                ContactEvent.kind == ContactKind.CALL,
+            )
+        ).all()
+    assert (call.outcome, call.counted_as, call.ended_at is not None) == (
+        "interrupted", "conversation", True,
+    )  # fmt: skip
+    assert len(events) == 1
+    assert events[0].details["outcome"] == "interrupted"
