@@ -34,6 +34,7 @@ _FRAME_S: Final = FRAME_MS / 1000
 _REGISTER_TIMEOUT_S: Final = 10.0
 _READ_BYTES: Final = FRAME_BYTES * 10
 _EARLY_CLOSES_KEPT: Final = 256
+_PORT_TRIES: Final = 5
 
 
 def _import_baresip() -> object:
@@ -47,9 +48,16 @@ def _import_baresip() -> object:
 
 
 def _free_udp_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
+    """A port free for SIP on ``host``, over UDP and TCP alike (baresip listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.bind((host, port))
+        except OSError:
+            continue  # taken over TCP: another
         return port
 
 
@@ -169,22 +177,33 @@ class BaresipTelephone:
         # baresip's default adaptive jitter buffer is kept: it drops a frame now and then to
         # keep latency low (49.0-49.5 received frames/s in double talk). A fixed buffer gave
         # 50.0 on an idle machine but broken audio under load, which matters more to ASR.
-        extra = f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
-        if config.local_address is not None:
-            port = config.local_sip_port or _free_udp_port(config.local_address)
-            extra += f"sip_listen {config.local_address}:{port}\n"
-        runtime = baresip.Runtime()
-        try:
-            await runtime.start(
-                baresip.Config(
-                    net_interface=config.local_address,
-                    max_concurrent_calls=config.max_concurrent_calls + 1,
-                    native_log_level=self._native_log_level,
-                    extra_config_text=extra,
+        ports = f"rtp_ports {config.rtp_port_min}-{config.rtp_port_max}\n"
+        # A port found free can be taken before baresip binds it (seen once in 80 rounds of
+        # the soak run, with tests starting SIP peers beside it): a new one, a few times.
+        tries = 1 if config.local_address is None or config.local_sip_port else _PORT_TRIES
+        for attempt in range(1, tries + 1):
+            extra = ports
+            if config.local_address is not None:
+                port = config.local_sip_port or _free_udp_port(config.local_address)
+                extra += f"sip_listen {config.local_address}:{port}\n"
+            runtime = baresip.Runtime()
+            try:
+                await runtime.start(
+                    baresip.Config(
+                        net_interface=config.local_address,
+                        max_concurrent_calls=config.max_concurrent_calls + 1,
+                        native_log_level=self._native_log_level,
+                        extra_config_text=extra,
+                    )
                 )
-            )
-        except baresip.BaresipError as err:
-            raise AdapterUnavailable(f"baresip не запустился: {err}") from err
+                break
+            except baresip.BaresipError as err:
+                if attempt < tries and "in use" in str(err).lower():
+                    logger.warning("SIP port taken before baresip bound it; another")
+                    with contextlib.suppress(Exception):
+                        await runtime.close()
+                    continue
+                raise AdapterUnavailable(f"baresip не запустился: {err}") from err
         self._runtime = runtime
         runtime.subscribe(self._remember_early)
         try:
