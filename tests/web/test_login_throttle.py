@@ -134,3 +134,17 @@ async def test_napomni_user_unblock_lifts_the_login_block(
     assert result.exit_code == 0, result.output
     assert "снято: 5" in result.stdout
     assert (await _try(servers[0], login, PASSWORD))[0] == 303
+
+
+async def test_parallel_guesses_at_one_name_are_counted_in_turn(
+    servers: list[TestServer], database_url: str, web_world: WebWorld
+) -> None:
+    """16 wrong passwords at once, over two server processes' worth of connections: only the
+    limit's 5 are checked (on PostgreSQL 12 had been, issue 14 item 6)."""
+    login = web_world.logins[UserRole.COLLECTOR]
+    servers.append(await _server(database_url))
+    servers.append(await _server(database_url))
+    results = await asyncio.gather(*(_try(servers[n % 2], login, WRONG) for n in range(16)))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses.count(401) == 5, statuses  # checked and wrong
+    assert statuses.count(429) == 11, statuses  # refused unchecked

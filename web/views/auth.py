@@ -21,7 +21,13 @@ from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
 from web.responses import see_other
 from web.routing import ApiDoc, RouteTable
 from web.sessions import SessionData
-from web.throttle import LoginSubjects, clear_login, record_failure, retry_after_s
+from web.throttle import (
+    LoginSubjects,
+    clear_login,
+    hold_subjects,
+    record_failure,
+    retry_after_s,
+)
 from web.users import authenticate
 
 __all__ = ["register", "safe_next"]
@@ -84,6 +90,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
     def attempt(db: Session) -> tuple[int, int] | int | None:
         """The user, or the seconds to wait (refused unchecked), or ``None`` (wrong)."""
+        hold_subjects(db, subjects)  # parallel guesses at one name are counted in turn
         now = utc_now()
         wait = retry_after_s(db, subjects, limits, now)
         if wait is not None:
