@@ -79,6 +79,11 @@ class Settings:
     log_level: str
     sip: SipSettings
     web_secret: str = field(default="", repr=False)
+    # TLS for ``napomni serve``: a certificate chain and its key (PEM), both or neither.
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
+    # Cookies marked Secure and HSTS sent: on with TLS here, or behind an HTTPS proxy.
+    web_https: bool = False
     sms: SmsSettings = field(default_factory=SmsSettings)
     # Live recognition runs in this many worker processes (0: in the calls' own process).
     speech_processes: int = 2
@@ -120,6 +125,15 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if value.lower() not in lookup:
         raise SettingsError(f"{name}={raw!r}: допустимые значения {', '.join(allowed)}")
     return lookup[value.lower()]
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "no", "false", "off"):
+        return False
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    raise SettingsError(f"{name}={raw!r}: ожидается 1 или 0")
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:
@@ -181,6 +195,9 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         log_level=_choice(env, "NAPOMNI_LOG_LEVEL", "INFO", _LOG_LEVELS),
         sip=sip,
         web_secret=env.get("NAPOMNI_WEB_SECRET", ""),
+        web_tls_cert=_path(env, "NAPOMNI_WEB_TLS_CERT"),
+        web_tls_key=_path(env, "NAPOMNI_WEB_TLS_KEY"),
+        web_https=_flag(env, "NAPOMNI_WEB_HTTPS"),
         sms=_sms(env),
         speech_processes=_int(env, "NAPOMNI_SPEECH_PROCESSES", min(os.cpu_count() or 1, 4), 0, 64),
     )

@@ -141,6 +141,8 @@ def _finish(
 ) -> None:
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.app[CONFIG].cookie_secure:  # served over HTTPS: browsers keep to it for a year
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if not request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
     if response.prepared:
