@@ -50,6 +50,7 @@ class OpeningPurpose(StrEnum):
     CARD = "card"  # the account card page
     API = "api"  # the account through the JSON API
     EXPORT = "export"  # the account's data in an export
+    RECORDING = "recording"  # a call's recording played or downloaded
 
 
 class User(Base):

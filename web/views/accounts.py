@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 from sqlalchemy.orm import Session
 
 from dialer.messages import account_messages
 from storage.models import Account
 from storage.models.campaigns import Call
-from storage.models.users import OpeningPurpose
+from storage.models.users import AccountOpening, OpeningPurpose, UserRole
 from web.access import CARD_ROLES, roles
 from web.accounts import load_card, search_accounts
 from web.cases import works_case
-from web.db import in_read, in_thread, in_transaction
+from web.db import in_read, in_transaction
 from web.errors import NotFound
 from web.keys import CONFIG
 from web.pages import render
@@ -79,25 +81,40 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     call_id = path_id(request, "call_id")
     recordings = request.app[CONFIG].recordings_dir
+    if recordings is None:
+        raise NotFound("записи нет")
+    root = recordings.resolve()
 
-    def work(db: Session) -> str | None:
+    def work(db: Session) -> Path | None:
         call = db.get(Call, call_id)
-        if call is None:
+        if call is None or call.recording_path is None:
             return None
         account = db.get(Account, call.account_id)
         if account is None or not principal.sees_organisation(account.organisation_id):
             return None
-        return call.recording_path
+        # A collector hears the calls of the cases they work, as they see those cards only.
+        if principal.role is UserRole.COLLECTOR and not works_case(db, principal, account.id):
+            return None
+        path = (root / call.recording_path).resolve()
+        # A stored path may only point inside the recordings directory.
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        # A recording is personal data (a voice, what was said): every fetch goes into the
+        # 152-ФЗ audit log with the card openings, in the transaction that allows it.
+        db.add(
+            AccountOpening(
+                user_id=principal.user_id,
+                organisation_id=account.organisation_id,
+                account_id=account.id,
+                purpose=OpeningPurpose.RECORDING,
+                phones_shown=False,
+                documents_shown=False,
+            )
+        )
+        return path
 
-    stored = await in_transaction(request.app, work)
-    if stored is None or recordings is None:
-        raise NotFound("записи нет")
-    path = (recordings / stored).resolve()
-    # A stored path may only point inside the recordings directory.
-    if not path.is_relative_to(recordings.resolve()):
-        raise NotFound("записи нет")
-    exists = await in_thread(request.app, path.is_file)
-    if not exists:
+    path = await in_transaction(request.app, work)
+    if path is None:
         raise NotFound("записи нет")
     return web.FileResponse(path, headers={"Content-Type": "audio/wav"})
 
