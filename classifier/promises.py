@@ -36,10 +36,12 @@ _DATE_PREPOSITIONS = {"в", "во", "до", "к", "ко", "на", "по", "чи�
 # A day number followed by these is not a date ("первого раза", "двадцать шестого года").
 _NOT_A_DAY = {"раз", "год", "этаж", "квартал", "час", "подъезд", "квартира", "дом", "место"}
 _CURRENCY = {"рубль", "руб", "р", "рэ", "рублик", "копейка"}
+_CLAUSE_BREAK = re.compile(r"[,.;!?…]+|\s[-–—]\s")
 _PAY_VERBS = {
     "заплатить", "оплатить", "погасить", "внести", "закрыть", "перевести", "отдать",
     "платить", "выплатить", "рассчитаться", "оплачивать", "гасить", "вносить", "кинуть",
-    "скинуть", "положить", "вернуть", "перечислить", "закинуть", "погашать",
+    "скинуть", "положить", "вернуть", "перечислить", "закинуть", "погашать", "наскрести",
+    "занести", "расплатиться",
 }  # fmt: skip
 _UNABLE = {"мочь", "смочь", "получиться", "выйти", "успеть", "быть", "получаться"}
 _NOT_WHOLE_AFTER = {"равно", "понятно", "ясно", "хорошо", "нормально", "время", "лето", "деньга"}
@@ -263,11 +265,51 @@ def _negated(tokens: Sequence[str], candidate: _Candidate) -> bool:
     )
 
 
+def _clauses(text: str) -> list[int]:
+    """The clause of each token of ``words(text)`` (clauses end at , . ; ! ? and dashes)."""
+    ids: list[int] = []
+    for n, part in enumerate(_CLAUSE_BREAK.split(text)):
+        ids += [n] * len(words(part))
+    return ids
+
+
+def _is_verb(word: str) -> bool:
+    tags = grammemes(word)
+    return "VERB" in tags or "INFN" in tags
+
+
+def _in_the_story(tokens: Sequence[str], clauses: Sequence[int], candidate: _Candidate) -> bool:
+    """A date the debtor tells of the past ("в ноябре был в командировке", "в санатории
+    была до 15 октября"): the verb nearest to it in its clause (the one before it on a tie)
+    is in the past tense."""
+    clause = clauses[candidate.start] if candidate.start < len(clauses) else -1
+    best: tuple[int, int] | None = None  # (distance, 0 before / 1 after), index
+    nearest = -1
+    for i, token in enumerate(tokens):
+        if candidate.start <= i < candidate.end or not _is_verb(token):
+            continue
+        if i < len(clauses) and clauses[i] != clause:
+            continue
+        key = (candidate.start - i, 0) if i < candidate.start else (i - candidate.end + 1, 1)
+        if best is None or key < best:
+            best, nearest = key, i
+    return nearest >= 0 and "past" in grammemes(tokens[nearest])
+
+
 def promise_date(text: str, today: dt.date) -> dt.date | None:
-    """The last day the debtor promised to pay by, or None when no day was said."""
+    """The last day the debtor promised to pay by, or None when no day was said.
+
+    The promised date is the one the paying verb governs: dates of the story told around
+    it ("в ноябре был в командировке, заплачу до конца месяца") are left out.
+    """
     tokens = words(text)
     candidates = [c for c in _candidates(tokens, today) if not _negated(tokens, c)]
-    return max((c.day for c in candidates), default=None)
+    if not candidates:
+        return None
+    clauses = _clauses(text)
+    if len(clauses) != len(tokens):  # a break inside a token: no clauses, one sentence
+        clauses = [0] * len(tokens)
+    return max((c.day for c in candidates if not _in_the_story(tokens, clauses, c)), default=None)
 
 
 def _is_amount(tokens: Sequence[str], span: NumberSpan) -> bool:

@@ -9,6 +9,9 @@
 - A first-person future of a paying verb, not negated ("переведу", "отдам", "буду платить"),
   is a promise even in words the model has not met.
 - Hedged refusals are no refusal: "я ж не говорю что платить не буду", "я не отказываюсь".
+- A bare date answering «Когда сможете оплатить?» ("в среду", "двадцатого", "до конца
+  недели", "сегодня после работы") is the promise with that date: the question supplies
+  the verb. Not when the answer is negated or tells of the past.
 """
 
 from __future__ import annotations
@@ -17,8 +20,15 @@ from collections.abc import Sequence
 
 from classifier.contract import Asked, Tag, TurnContext
 from classifier.language import grammemes, lemma, words
+from classifier.promises import promise_date
 
-__all__ = ["apply_rules", "is_conditional_on_company", "is_hedged_refusal", "states_promise"]
+__all__ = [
+    "answers_when",
+    "apply_rules",
+    "is_conditional_on_company",
+    "is_hedged_refusal",
+    "states_promise",
+]
 
 _CONDITION_OPENERS = {"если", "пока", "когда", "как", "сначала", "вот"}
 _THEN = {"тогда", "потом"}
@@ -52,6 +62,7 @@ def is_conditional_on_company(tokens: Sequence[str]) -> bool:
 _PAYING = {
     "заплатить", "оплатить", "погасить", "внести", "перевести", "отдать", "вернуть",
     "перечислить", "рассчитаться", "закинуть", "скинуть", "выплатить", "расплатиться",
+    "наскрести", "закрыть", "занести",
 }  # fmt: skip
 _PAYING_IMPERFECT = {"платить", "оплачивать", "гасить", "погашать", "вносить", "отдавать"}
 
@@ -75,6 +86,20 @@ def states_promise(tokens: Sequence[str]) -> bool:
     return False
 
 
+_NEGATIONS = {"не", "нет", "ни", "никогда", "нечем"}
+
+
+def answers_when(tokens: Sequence[str], text: str, context: TurnContext) -> bool:
+    """A date said in answer to «когда оплатите?», with nothing that takes it back."""
+    if context.asked is not Asked.PROMISE_DATE or not tokens:
+        return False
+    if any(t in _NEGATIONS for t in tokens):
+        return False
+    if any("VERB" in (g := grammemes(t)) and "past" in g for t in tokens):
+        return False  # "в ноябре уезжали": a story, not the answer
+    return promise_date(text, context.today) is not None
+
+
 def is_hedged_refusal(tokens: Sequence[str]) -> bool:
     """ "не говорю что не буду", "не отказываюсь": negated refusal words."""
     forms = [lemma(t) for t in tokens]
@@ -91,7 +116,11 @@ def apply_rules(
     """
     result = dict(tags)
     tokens = words(text)
-    if Tag.PROMISE_TO_PAY not in result and Tag.REFUSAL not in result and states_promise(tokens):
+    if (
+        Tag.PROMISE_TO_PAY not in result
+        and Tag.REFUSAL not in result
+        and (states_promise(tokens) or answers_when(tokens, text, context))
+    ):
         result[Tag.PROMISE_TO_PAY] = round(max(scores.get(Tag.PROMISE_TO_PAY, 0.0), 0.5), 4)
     if context.asked is Asked.REASON:
         result.pop(Tag.CONFIRM, None)
