@@ -26,6 +26,8 @@ class WebConfig:
     database_url: str
     secret: str = field(repr=False)
     session_max_age_s: int = 12 * 3600
+    # A session not used for this long ends (a workstation left signed in).
+    session_idle_s: int = 3600
     cookie_secure: bool = False
     db_threads: int = 8
     recordings_dir: Path | None = None

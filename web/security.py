@@ -19,14 +19,15 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import SystemRoute
 
+from storage.models import utc_now
 from web.access import Principal
-from web.db import in_read
+from web.db import in_read, in_transaction
 from web.errors import Forbidden, NotSignedIn, RequestRefused
 from web.keys import CONFIG, ROUTES, SIGNER
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, is_api
 from web.responses import see_other
 from web.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, SessionData
-from web.users import load_principal
+from web.users import load_principal, touch_web_session
 
 __all__ = ["security_middleware"]
 
@@ -48,8 +49,16 @@ _SECURITY_HEADERS = {
 async def _principal(request: web.Request, session: SessionData) -> Principal | None:
     if session.user_id is None:
         return None
-    user_id, epoch, csrf = session.user_id, session.epoch, session.csrf_token
-    return await in_read(request.app, lambda db: load_principal(db, user_id, epoch, csrf))
+    user_id, epoch, csrf, token = session.user_id, session.epoch, session.csrf_token, session.token
+    now, idle_s = utc_now(), request.app[CONFIG].session_idle_s
+    check = await in_read(
+        request.app,
+        lambda db: load_principal(db, user_id, epoch, csrf, token, now=now, idle_s=idle_s),
+    )
+    if check.touch is not None:  # at most once a minute per session: reads stay reads
+        row = check.touch
+        await in_transaction(request.app, lambda db: touch_web_session(db, row, now))
+    return check.principal
 
 
 async def _csrf_ok(request: web.Request, session: SessionData) -> bool:

@@ -1,7 +1,9 @@
 """Session cookies signed with the service's secret (itsdangerous), and CSRF tokens.
 
 The cookie holds only ids: the user id, the user's ``session_epoch`` at sign-in (bumping
-it in the database signs every session out), and the session's CSRF token. Anonymous
+it in the database signs every session out), the session's server-side token (its row in
+``web_sessions`` ends it: sign-out, password change, disabled user, idleness) and the
+session's CSRF token. Anonymous
 visitors get a cookie with a CSRF token too, so the login form itself is protected.
 """
 
@@ -27,15 +29,18 @@ class SessionData:
     csrf_token: str
     user_id: int | None = None
     epoch: int = 0
+    token: str | None = None  # the server-side session's (``web_sessions``)
 
     @staticmethod
     def anonymous() -> SessionData:
         """A fresh session of somebody not signed in yet."""
         return SessionData(csrf_token=secrets.token_urlsafe(32))
 
-    def signed_in(self, user_id: int, epoch: int) -> SessionData:
+    def signed_in(self, user_id: int, epoch: int, token: str) -> SessionData:
         """The session after signing in; a new CSRF token (no fixation)."""
-        return SessionData(csrf_token=secrets.token_urlsafe(32), user_id=user_id, epoch=epoch)
+        return SessionData(
+            csrf_token=secrets.token_urlsafe(32), user_id=user_id, epoch=epoch, token=token
+        )
 
     def csrf_matches(self, token: str | None) -> bool:
         """Constant-time comparison of a submitted token with the session's."""
@@ -57,6 +62,7 @@ class SessionSigner:
         if data.user_id is not None:
             payload["u"] = data.user_id
             payload["e"] = data.epoch
+            payload["s"] = data.token or ""
         return self._serializer.dumps(payload)
 
     def loads(self, value: str | None) -> SessionData | None:
@@ -72,8 +78,11 @@ class SessionSigner:
         csrf = payload.get("c")
         user_id = payload.get("u")
         epoch = payload.get("e", 0)
+        token = payload.get("s")
         if not isinstance(csrf, str) or not isinstance(epoch, int):
             return None
         if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool)):
             return None
-        return SessionData(csrf_token=csrf, user_id=user_id, epoch=epoch)
+        if token is not None and not isinstance(token, str):
+            return None
+        return SessionData(csrf_token=csrf, user_id=user_id, epoch=epoch, token=token or None)

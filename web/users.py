@@ -6,7 +6,10 @@ Passwords arrive here only as argon2 hashes, except in :func:`authenticate`.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,17 +17,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Organisation, utc_now
-from storage.models.users import User, UserOrganisation, UserRole
+from storage.models.users import User, UserOrganisation, UserRole, WebSession
 from web.access import Principal
 from web.errors import UserError
 from web.passwords import verify_password
 
 __all__ = [
     "NewUser",
+    "SessionCheck",
     "authenticate",
     "create_user",
+    "end_user_sessions",
+    "end_web_session",
     "load_principal",
     "resolve_organisations",
+    "start_web_session",
+    "touch_web_session",
 ]
 
 _LOGIN_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
@@ -100,19 +108,76 @@ def authenticate(session: Session, login: str, password: str) -> tuple[int, int]
     return user.id, user.session_epoch
 
 
-def load_principal(session: Session, user_id: int, epoch: int, csrf_token: str) -> Principal | None:
-    """The principal of a signed session, or ``None`` if the user is gone, blocked or signed out."""
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_web_session(session: Session, user_id: int, now: dt.datetime) -> str:
+    """A new server-side session for ``user_id``; the token for its cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(token_hash=_token_hash(token), user_id=user_id, created_at=now, last_seen_at=now)
+    )
+    return token
+
+
+def end_web_session(session: Session, token: str, why: str, now: dt.datetime) -> None:
+    """End one session (sign-out)."""
+    session.execute(
+        sa.update(WebSession)
+        .where(WebSession.token_hash == _token_hash(token), WebSession.ended_at.is_(None))
+        .values(ended_at=now, ended_why=why)
+    )
+
+
+def end_user_sessions(session: Session, user_id: int, why: str, now: dt.datetime) -> int:
+    """End every session of a user (password changed, disabled, signed out by an admin)."""
+    result = session.execute(
+        sa.update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+        .values(ended_at=now, ended_why=why)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCheck:
+    """How a request's session stands: its principal, and whether to note it was used."""
+
+    principal: Principal | None
+    touch: int | None = None  # the row to mark as used now (at most once a minute)
+
+
+def load_principal(
+    session: Session,
+    user_id: int,
+    epoch: int,
+    csrf_token: str,
+    token: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+    idle_s: int | None = None,
+) -> SessionCheck:
+    """The principal of a signed session, or none if the user is gone, blocked, signed out,
+    the server-side session ended or it was idle longer than ``idle_s``."""
     user = session.scalar(
         sa.select(User).where(User.id == user_id).options(selectinload(User.organisations))
     )
-    if user is None or not user.active or user.session_epoch != epoch:
-        return None
+    if user is None or not user.active or user.session_epoch != epoch or token is None:
+        return SessionCheck(None)
+    row = session.scalar(sa.select(WebSession).where(WebSession.token_hash == _token_hash(token)))
+    if row is None or row.user_id != user_id or row.ended_at is not None:
+        return SessionCheck(None)
+    now = now or utc_now()
+    if idle_s is not None and row.last_seen_at < now - dt.timedelta(seconds=idle_s):
+        return SessionCheck(None)
+    touch = row.id if row.last_seen_at < now - dt.timedelta(seconds=60) else None
     organisation_ids = (
         None
         if user.role is UserRole.ADMIN
         else frozenset(link.organisation_id for link in user.organisations)
     )
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         login=user.login,
         display_name=user.display_name or user.login,
@@ -120,3 +185,9 @@ def load_principal(session: Session, user_id: int, epoch: int, csrf_token: str) 
         organisation_ids=organisation_ids,
         csrf_token=csrf_token,
     )
+    return SessionCheck(principal, touch)
+
+
+def touch_web_session(session: Session, row_id: int, now: dt.datetime) -> None:
+    """Note that a session was used (the idle timeout counts from here)."""
+    session.execute(sa.update(WebSession).where(WebSession.id == row_id).values(last_seen_at=now))

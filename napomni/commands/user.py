@@ -111,3 +111,84 @@ def user_unblock(settings: Settings, login: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"Неудачных попыток входа снято: {cleared}.")
+
+
+def _change_user(settings: Settings, login: str, change: str, password: str | None = None) -> int:
+    """Apply ``change`` to the user ``login``; every change ends the user's sessions."""
+    from napomni.commands.db import quiet_migration_log
+
+    quiet_migration_log(settings)
+    import sqlalchemy as sa
+
+    from storage.database import make_engine, make_session_factory, upgrade_to_heads
+    from storage.models import utc_now
+    from storage.models.users import User
+    from web.users import end_user_sessions
+
+    upgrade_to_heads(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            found = session.scalar(sa.select(User).where(User.login == login.strip()))
+            if found is None:
+                raise click.ClickException(f"нет пользователя {login!r}")
+            if change == "disable":
+                found.active = False
+            elif change == "enable":
+                found.active = True
+            elif change == "password" and password is not None:
+                from web.passwords import hash_password
+
+                found.password_hash = hash_password(password)
+            # The epoch too: a cookie from before server-side sessions ends as well.
+            found.session_epoch += 1
+            return end_user_sessions(session, found.id, change, utc_now())
+    finally:
+        engine.dispose()
+
+
+@user.command("disable", help="Запретить вход; все сеансы пользователя заканчиваются сразу.")
+@click.argument("login")
+@click.pass_obj
+def user_disable(settings: Settings, login: str) -> None:
+    ended = _change_user(settings, login, "disable")
+    click.echo(f"Пользователь {login} отключён; закончено сеансов: {ended}.")
+
+
+@user.command("enable", help="Снова разрешить вход отключённому пользователю.")
+@click.argument("login")
+@click.pass_obj
+def user_enable(settings: Settings, login: str) -> None:
+    _change_user(settings, login, "enable")
+    click.echo(f"Пользователь {login} может входить.")
+
+
+@user.command(
+    "password",
+    help="Сменить пароль (спрашивается дважды или из stdin); все сеансы пользователя заканчиваются.",
+)
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Прочитать пароль из первой строки stdin.")
+@click.pass_obj
+def user_password(settings: Settings, login: str, password_stdin: bool) -> None:
+    from web.errors import UserError
+    from web.passwords import check_password_strength
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Новый пароль", hide_input=True, confirmation_prompt="Ещё раз")
+    try:
+        check_password_strength(password)
+    except UserError as err:
+        raise click.ClickException(str(err)) from err
+    ended = _change_user(settings, login, "password", password)
+    click.echo(f"Пароль {login} сменён; закончено сеансов: {ended}.")
+
+
+@user.command("sign-out", help="Закончить все сеансы пользователя (украденный или забытый вход).")
+@click.argument("login")
+@click.pass_obj
+def user_sign_out(settings: Settings, login: str) -> None:
+    ended = _change_user(settings, login, "sign_out")
+    click.echo(f"Закончено сеансов {login}: {ended}.")

@@ -30,6 +30,7 @@ __all__ = [
     "User",
     "UserOrganisation",
     "UserRole",
+    "WebSession",
 ]
 
 AUDIT_TABLES = ("account_openings",)
@@ -72,6 +73,24 @@ class User(Base):
     organisations: Mapped[list[UserOrganisation]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+
+class WebSession(Base):
+    """One sign-in to the web service, kept on the server so it can be ended.
+
+    The cookie carries a random token; only its SHA-256 is stored (a database copy opens no
+    session). Ended by sign-out, by a password change or a disabled user, or by idleness.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_why: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 class UserOrganisation(Base):

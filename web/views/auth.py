@@ -28,7 +28,7 @@ from web.throttle import (
     record_failure,
     retry_after_s,
 )
-from web.users import authenticate
+from web.users import authenticate, end_web_session, start_web_session
 
 __all__ = ["register", "safe_next"]
 
@@ -88,7 +88,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     limits = config.login_limits
     subjects = LoginSubjects.of(config.secret, login_value, request.remote or "")
 
-    def attempt(db: Session) -> tuple[int, int] | int | None:
+    def attempt(db: Session) -> tuple[int, int, str] | int | None:
         """The user, or the seconds to wait (refused unchecked), or ``None`` (wrong)."""
         hold_subjects(db, subjects)  # parallel guesses at one name are counted in turn
         now = utc_now()
@@ -101,9 +101,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         found = authenticate(db, login_value, password_value) if plausible else None
         if found is None:
             record_failure(db, subjects, limits, now)
-        else:
-            clear_login(db, subjects)
-        return found
+            return None
+        clear_login(db, subjects)
+        return found[0], found[1], start_web_session(db, found[0], now)
 
     result = await in_transaction(request.app, attempt)
     if isinstance(result, int):
@@ -124,9 +124,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             {"next": next_path or "", "error": "Неверный логин или пароль."},
             status=401,
         )
-    user_id, epoch = result
+    user_id, epoch, token = result
     log.info("user %s signed in", user_id)
-    request[SET_SESSION] = request[SESSION].signed_in(user_id, epoch)
+    request[SET_SESSION] = request[SESSION].signed_in(user_id, epoch, token)
     return see_other(next_path or "/")
 
 
@@ -143,6 +143,11 @@ def _retry_text(wait_s: int) -> str:
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session (the cookie is replaced by an anonymous one)."""
     principal = principal_of(request)
+    token = request[SESSION].token
+    if token is not None:  # the server forgets it: a copy of the cookie is worth nothing now
+        await in_transaction(
+            request.app, lambda db: end_web_session(db, token, "sign_out", utc_now())
+        )
     log.info("user %s signed out", principal.user_id)
     request[SET_SESSION] = SessionData.anonymous()
     return see_other("/login")
