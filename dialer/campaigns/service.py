@@ -40,6 +40,7 @@ __all__ = [
     "pause_campaign",
     "stop_campaign",
     "campaign_status",
+    "check_buildings",
 ]
 
 
@@ -105,7 +106,7 @@ def create_campaign(session: Session, spec: CampaignSpec, now: dt.datetime) -> C
     if organisation is None:
         raise CampaignConfigError(f"организация {spec.organisation!r} не найдена")
     _check_scripts(spec)
-    _check_buildings(session, organisation.id, spec.account_filter)
+    check_buildings(session, organisation.id, spec.account_filter)
     campaign = Campaign(
         organisation_id=organisation.id,
         name=spec.name,
@@ -150,7 +151,7 @@ def _check_scripts(spec: CampaignSpec) -> None:
             )
 
 
-def _check_buildings(session: Session, organisation_id: int, account_filter: AccountFilter) -> None:
+def check_buildings(session: Session, organisation_id: int, account_filter: AccountFilter) -> None:
     """The filter's buildings are the organisation's own: another's would be an empty filter."""
     wanted = set(account_filter.building_ids)
     if not wanted:

@@ -239,6 +239,11 @@ async def test_campaign_refuses_a_script_outside_the_library_and_another_organis
             sa.select(Campaign.name).where(Campaign.organisation_id == web_world.org_a)
         ).all()
     assert "Проверка полей" not in names
+    # The preview refuses another organisation's building too (it had shown it as empty).
+    body = {**base, "script": "warning", "building_id": building_b}
+    async with user.http.post("/api/campaigns/preview", json=body, headers=headers) as response:
+        assert response.status == 400
+        assert "building_ids" in str((await response.json())["error"])
     body = {**base, "script": "warning", "building_id": web_world.building_a}
     async with user.http.post("/api/campaigns", json=body, headers=headers) as response:
         assert response.status == 201

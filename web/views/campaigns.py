@@ -16,6 +16,7 @@ from dialer.campaigns.errors import CampaignConfigError, CampaignError
 from dialer.campaigns.filters import AccountFilter
 from dialer.campaigns.service import (
     CampaignSpec,
+    check_buildings,
     create_campaign,
     pause_campaign,
     start_campaign,
@@ -224,9 +225,12 @@ async def new_campaign_page(request: web.Request) -> web.Response:
             try:
                 form = parse_campaign_form(query, today=today)
                 _organisation_name(db, principal, form.organisation_id)
+                check_buildings(db, form.organisation_id, form.account_filter)
                 context["preview"] = preview_campaign(db, form.organisation_id, form.account_filter)
             except (BadInput, NotFound) as err:
                 context["error"] = err.message
+            except CampaignConfigError as err:
+                context["error"] = str(err)
         return context
 
     context = await in_read(request.app, work)
@@ -314,6 +318,10 @@ async def preview_api(request: web.Request) -> web.Response:
 
     def work(db: Session) -> object:
         _organisation_name(db, principal, form.organisation_id)
+        try:  # another organisation's building is refused here too, not previewed as empty
+            check_buildings(db, form.organisation_id, form.account_filter)
+        except CampaignConfigError as err:
+            raise BadInput(str(err)) from err
         return preview_campaign(db, form.organisation_id, form.account_filter)
 
     return json_ok(await in_read(request.app, work))
