@@ -43,6 +43,7 @@ from storage.importing.records import (
     RowReader,
     read_rows,
 )
+from storage.importing.values import BadValue, is_blank, parse_money
 from storage.models import Account
 from storage.organisations import ensure_organisation, find_organisation
 
@@ -97,6 +98,7 @@ class _Validation(Generic[R]):
     warnings: list[RowProblem] = field(default_factory=list)
     hashes: array[int] = field(default_factory=lambda: array("q"))
     headers: dict[str, str] = field(default_factory=dict)
+    total_lines: list[Row] = field(default_factory=list)  # «Итого» lines, not data
 
     def add_problems(self, found: list[RowProblem]) -> None:
         self.problems_total += len(found)
@@ -125,7 +127,8 @@ def _records(
     state: _Validation[R],
 ) -> Iterator[tuple[Row, R | None]]:  # fmt: skip
     reader: RowReader | None = None
-    for layout, row in read_rows(path, kind.fields, kind.required, mapping, progress, title):
+    rows = read_rows(path, kind.fields, kind.required, mapping, progress, title, state.total_lines)
+    for layout, row in rows:
         if reader is None:
             state.headers = _headers(layout, mapping)
             reader = RowReader(path.name, state.headers)
@@ -182,6 +185,27 @@ def _report_duplicates(
         else:
             first_row[key] = row.number
     state.add_problems(found)
+
+
+def _check_total(path: Path, state: _Validation[R], debt: Decimal) -> None:
+    """A file's «Итого» line, when it gives the debt column's total, must match its rows: a
+    file that lost rows (cut short, filtered by mistake) is refused before anything is
+    written."""
+    for line in reversed(state.total_lines):
+        cell = line.cells.get("debt")
+        if is_blank(cell):
+            continue
+        try:
+            stated = parse_money(cell)
+        except BadValue:
+            continue  # not a sum (a label in that column)
+        if abs(stated - debt) > Decimal("0.005"):
+            column = state.headers.get("debt", "debt")
+            raise BadSource(
+                f"{path.name}, строка {line.number} («Итого»): в столбце «{column}» {stated}, а "
+                f"строки дают {debt} — строки потеряны или лишние? Ничего не записано"
+            )
+        return
 
 
 def _reject_if_bad(state: _Validation[R]) -> None:
@@ -250,6 +274,7 @@ def import_debts(
 
     state = _validate(path, kind, mapping, progress, count)
     _reject_if_bad(state)
+    _check_total(path, state, totals[0])
     with session_factory() as session:  # closing without commit rolls back
         found = ensure_organisation(session, organisation)
         name = found.name

@@ -140,11 +140,13 @@ def read_rows(
     mapping: ColumnMapping,
     progress: ImportProgress,
     title: str,
+    total_lines: list[Row] | None = None,
 ) -> Iterator[tuple[HeaderLayout, Row]]:
     """Every data row of ``path`` with the layout found in its header row.
 
     ``required`` lists requirements; each is a tuple of alternative field groups.
-    The header is the first of the first 30 rows that satisfies all of them.
+    The header is the first of the first 30 rows that satisfies all of them. The file's
+    total lines («Итого», «Всего») are not data; given ``total_lines``, they are put there.
     """
     with TableFile(path) as table:
         progress.phase(title, table.size)
@@ -159,6 +161,9 @@ def read_rows(
                 if not (isinstance(first, str) and first[:1].isdigit()) and _is_total_or_blank(
                     cells
                 ):
+                    if total_lines is not None and any(not is_blank(c) for c in cells):
+                        padded = cells + [None] * max(0, width - len(cells))
+                        total_lines.append(Row(number, padded, layout))  # «Итого»: checked later
                     continue
                 last = (number, len(cells), bool(cells) and is_blank(cells[-1]))
                 if len(cells) < width:

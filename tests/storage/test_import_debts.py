@@ -352,3 +352,20 @@ def test_a_file_cut_short_is_refused_and_nothing_is_written(
     assert book_snapshot(engine) == before
     path.write_text(whole + tail + rest, encoding="utf-8")  # the same file, whole
     assert import_debts(session_factory, path, organisation=unique_name).rows == 2
+
+
+def test_a_total_line_that_does_not_match_the_rows_is_refused(
+    session_factory: sessionmaker[Session], engine: Engine, write_export: WriteExport,
+    unique_name: str,
+) -> None:  # fmt: skip
+    """A file that lost rows says so in its own «Итого» line (issue 14, item 14)."""
+    path = write_export("osv.csv", [
+        HEADER,
+        _row("1001", "Отопление", "10.2026", "1000,00"),
+        _row("1001", "ХВС", "10.2026", "456,00"),
+        ["Итого", "", "", "", "", "", "", "", f"1{NBSP}956,00", ""],
+    ])  # fmt: skip
+    before = book_snapshot(engine)
+    with pytest.raises(BadSource, match=r"строка 4 \(«Итого»\).*1956\.00.*1456\.00"):
+        import_debts(session_factory, path, organisation=unique_name)
+    assert book_snapshot(engine) == before
