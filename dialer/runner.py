@@ -140,8 +140,9 @@ class SessionCallRunner:
     def _variables(self, attempt: ClaimedAttempt) -> AccountVariables:
         with self._factory() as session:
             return account_variables(
-                session, attempt.account_id, attempt.phone_id, debt=attempt.debt
-            )
+                session, attempt.account_id, attempt.phone_id, debt=attempt.debt,
+                now=self._clock(),
+            )  # fmt: skip
 
 
 def attempt_outcome(report: CallReport) -> AttemptOutcome:

@@ -25,6 +25,7 @@ is given against the question it is at.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -78,6 +79,21 @@ class _Step:
 
     target: str
     understood: bool
+
+
+_MESSAGE_PROMISE = re.compile(r"[^.!?]*\b(?:СМС|смс|SMS|сообщени\w*)\b[^.!?]*[.!?]?\s*")
+
+
+def without_message_promise(parts: tuple[Part, ...]) -> tuple[Part, ...]:
+    """A line without its sentences promising a message («Ссылку на оплату пришлём в СМС.»)."""
+    kept: list[Part] = []
+    for part in parts:
+        if isinstance(part, str):
+            part = _MESSAGE_PROMISE.sub("", part).strip()
+            if not part:
+                continue
+        kept.append(part)
+    return tuple(kept) if any(isinstance(p, str) and p for p in kept) else ()
 
 
 class Conversation:
@@ -292,12 +308,18 @@ class Conversation:
                     confirmed=True,
                 )
             lines = node.reprompt if repeat and node.reprompt else node.say
+            silent_send = node.send is not None and not self.variables.can_text
             for line in lines:
-                actions.append(Say(self._render(node, line), interruptible=line.interruptible))
+                parts = self._render(node, line)
+                if silent_send:  # no message may go: its promise is not said either
+                    parts = without_message_promise(parts)
+                    if not parts:
+                        continue
+                actions.append(Say(parts, interruptible=line.interruptible))
                 self._interruptible_pending |= line.interruptible
             # One payment message per call at most: messages count against the debtor's
             # legal limits (230-ФЗ: 2 a day), and a second copy says nothing new.
-            if node.send is not None and not self._messages:
+            if node.send is not None and not self._messages and self.variables.can_text:
                 self._require_identity(node, "send")
                 self._messages.append(node.send)
                 actions.append(SendMessage(node.send, self.variables.payment_link))
@@ -371,6 +393,8 @@ class Conversation:
         for node in self.script.nodes.values():
             for line in (*node.say, *node.reprompt):
                 for piece in self._pieces_ahead(node, line):
+                    if node.send is not None and not self.variables.can_text:
+                        piece = without_message_promise(piece)
                     if piece and piece not in lines:
                         lines.append(piece)
         return lines

@@ -144,6 +144,9 @@ class AccountVariables:
     last_payment: LastPayment | None = None
     promises: tuple[PastPromise, ...] = ()
     payment_link: str | None = None
+    # Whether a payment message may go to this phone after the call (caps, opt-out, landline,
+    # no gateway): when not, the robot never promises «пришлём в СМС».
+    can_text: bool = True
 
     @property
     def last_promise(self) -> PastPromise | None:

@@ -40,12 +40,19 @@ def _person(session: Session, account_id: int, phone_id: int | None) -> Person |
 
 
 def account_variables(
-    session: Session, account_id: int, phone_id: int | None = None, *, debt: Decimal | None = None
+    session: Session,
+    account_id: int,
+    phone_id: int | None = None,
+    *,
+    debt: Decimal | None = None,
+    now: dt.datetime | None = None,
 ) -> AccountVariables:
     """The account's variables: the person the phone belongs to, debt by service, history.
 
     ``debt``: the attempt's debt snapshot, when the campaign took one (it is what the
-    robot says; the lines' sum otherwise).
+    robot says; the lines' sum otherwise). ``now``: the call is placed now — whether a
+    payment message may follow it is decided (no gateway set up, caps reached, opt-out,
+    a landline: the robot does not promise one).
     """
     account = session.get(Account, account_id)
     if account is None:
@@ -79,7 +86,13 @@ def account_variables(
     ).all()
     address = account.address + (f", кв. {account.flat}" if account.flat else "")
     full_name = person.full_name if person is not None else ""
+    can_text = True
+    if now is not None:
+        from dialer.messages import can_send_message
+
+        can_text = can_send_message(session, account_id, phone_id, now)
     return AccountVariables(
+        can_text=can_text,
         organisation=organisation.name,
         addressed_as=addressed_as(full_name) if full_name else "",
         full_name=full_name,

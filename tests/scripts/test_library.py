@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 
 from scripts.actions import Escalate, Listen, MessageKind, OutcomeKind, SendMessage
+from scripts.engine import Conversation
 from scripts.events import Dtmf, Event, HungUp, MachineDetected, MachineKind, Silence
 from scripts.loader import shipped_scripts
-from tests.scripts.conversation_kit import FRIDAY, NOTHING, run, said
+from tests.scripts.conversation_kit import ACCOUNT, FRIDAY, NOTHING, run, said, script
 
 YES = said("confirm")
 NO = said("deny")
@@ -411,3 +412,25 @@ def test_every_script_opens_with_identity_question(name: str) -> None:
     assert isinstance(first[-1], Listen)
     assert first[-1].asked.value == "identity"
     assert not first[0].interruptible  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", DIALOGUE)
+def test_no_message_promised_when_none_may_be_sent(name: str) -> None:
+    """Caps reached, opt-out, a landline or no gateway: the robot does not say «пришлём в СМС»
+    and asks for no message (issue 15)."""
+    from dataclasses import replace
+
+    silent = replace(ACCOUNT, can_text=False)
+    result = run(name, [YES, said("unaware"), DATED, YES], silent)
+    assert result.outcome.kind is OutcomeKind.PROMISE
+    assert "СМС" not in result.text
+    assert not [a for a in result.actions if isinstance(a, SendMessage)]
+    assert "Договорились" in result.text or "Хорошо" in result.text
+    spoken = {
+        p
+        for line in Conversation(script(name), silent).script_lines()
+        for p in line
+        if isinstance(p, str)
+    }
+    assert not any("СМС" in p for p in spoken)  # nor rendered before the call
+    assert "СМС" in run(name, [YES, said("unaware"), DATED, YES]).text  # with messages it is

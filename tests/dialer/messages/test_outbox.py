@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -223,3 +224,22 @@ def test_the_sender_waits_for_the_debtors_hours(
     sending = _message(session_factory, call_id)
     assert (sending.status, sending.tries, sending.lease_owner) == (MessageStatus.SENDING, 1, "t")
     assert sending.text.endswith(f"https://pay.example/pay/{sending.page_token}")
+
+
+@pytest.mark.parametrize(
+    ("options", "can_text"),
+    [({}, True), ({"number": "+74951234567"}, False), ({"payee": False}, False)],
+)
+def test_the_call_knows_before_dialling_whether_it_may_promise_a_message(
+    session_factory: sessionmaker[Session], unique_name: str, options: dict[str, object],
+    can_text: bool,
+) -> None:  # fmt: skip
+    """The runner's account variables carry it, so the script never says «пришлём в СМС»
+    for a landline or an organisation without bank details (issue 15)."""
+    from dialer.session.accounts import account_variables
+
+    debtor = build_debtor(session_factory, unique_name, **options)  # type: ignore[arg-type]
+    with session_factory() as session:
+        variables = account_variables(session, debtor.account_id, debtor.phone_id, now=MONDAY_NOON)
+        assert variables.can_text is can_text
+        assert account_variables(session, debtor.account_id, debtor.phone_id).can_text
