@@ -92,6 +92,7 @@ def create_app(config: WebConfig) -> web.Application:
     from web.views import messages as message_views
     from web.views import reports as report_views
     from web.views import transparency as transparency_views
+    from web.views import users as users_views
 
     app = web.Application(middlewares=[security_middleware], client_max_size=1024**2)
     app[CONFIG] = config
@@ -107,6 +108,7 @@ def create_app(config: WebConfig) -> web.Application:
     transparency_views.register(table)
     message_views.register(table)
     message_settings_views.register(table)
+    users_views.register(table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)
     return app

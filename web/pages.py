@@ -148,6 +148,8 @@ def navigation(principal: Principal | None) -> list[NavItem]:
     if role in REPORT_ROLES:
         items.append(NavItem("/reports", "Отчёты"))
     items.append(NavItem("/transparency", "Прозрачность"))
+    if role is UserRole.ADMIN:
+        items.append(NavItem("/users", "Пользователи"))
     return items
 
 

@@ -27,7 +27,11 @@ __all__ = [
     "SessionCheck",
     "authenticate",
     "create_user",
+    "UserChange",
+    "UserRow",
+    "change_user",
     "end_user_sessions",
+    "list_users",
     "end_web_session",
     "load_principal",
     "resolve_organisations",
@@ -191,3 +195,66 @@ def load_principal(
 def touch_web_session(session: Session, row_id: int, now: dt.datetime) -> None:
     """Note that a session was used (the idle timeout counts from here)."""
     session.execute(sa.update(WebSession).where(WebSession.id == row_id).values(last_seen_at=now))
+
+
+UserChange = str  # "disable", "enable", "sign_out" or "password"
+_CHANGES = ("disable", "enable", "sign_out", "password")
+
+
+def change_user(
+    session: Session, user: User, change: UserChange, now: dt.datetime, password_hash: str = ""
+) -> int:
+    """Disable, enable, sign out or set the password of ``user``; every change ends the
+    user's sessions (and bumps the epoch, which ends a cookie from before them). Returns how
+    many sessions ended."""
+    if change not in _CHANGES:
+        raise UserError(f"действие: одно из {', '.join(_CHANGES)}")
+    if change == "disable":
+        user.active = False
+    elif change == "enable":
+        user.active = True
+    elif change == "password":
+        if not password_hash:
+            raise UserError("пароль: не задан")
+        user.password_hash = password_hash
+    user.session_epoch += 1
+    return end_user_sessions(session, user.id, change, now)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user as the admin's list shows them."""
+
+    id: int
+    login: str
+    display_name: str
+    role: str
+    active: bool
+    sessions: int
+    last_login_at: dt.datetime | None
+
+
+def list_users(session: Session, now: dt.datetime, idle_s: int) -> list[UserRow]:
+    """Every user with the sessions open now (not ended, used within ``idle_s``)."""
+    open_sessions = dict(
+        session.execute(
+            sa.select(WebSession.user_id, sa.func.count())
+            .where(
+                WebSession.ended_at.is_(None),
+                WebSession.last_seen_at >= now - dt.timedelta(seconds=idle_s),
+            )
+            .group_by(WebSession.user_id)
+        ).all()
+    )
+    return [
+        UserRow(
+            u.id,
+            u.login,
+            u.display_name,
+            u.role.value,
+            u.active,
+            int(open_sessions.get(u.id, 0)),
+            u.last_login_at,
+        )  # fmt: skip
+        for u in session.scalars(sa.select(User).order_by(User.login))
+    ]

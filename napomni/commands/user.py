@@ -123,7 +123,8 @@ def _change_user(settings: Settings, login: str, change: str, password: str | No
     from storage.database import make_engine, make_session_factory, upgrade_to_heads
     from storage.models import utc_now
     from storage.models.users import User
-    from web.users import end_user_sessions
+    from web.passwords import hash_password
+    from web.users import change_user
 
     upgrade_to_heads(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -132,17 +133,8 @@ def _change_user(settings: Settings, login: str, change: str, password: str | No
             found = session.scalar(sa.select(User).where(User.login == login.strip()))
             if found is None:
                 raise click.ClickException(f"нет пользователя {login!r}")
-            if change == "disable":
-                found.active = False
-            elif change == "enable":
-                found.active = True
-            elif change == "password" and password is not None:
-                from web.passwords import hash_password
-
-                found.password_hash = hash_password(password)
-            # The epoch too: a cookie from before server-side sessions ends as well.
-            found.session_epoch += 1
-            return end_user_sessions(session, found.id, change, utc_now())
+            hashed = hash_password(password) if password is not None else ""
+            return change_user(session, found, change, utc_now(), hashed)
     finally:
         engine.dispose()
 

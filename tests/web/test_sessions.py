@@ -100,3 +100,38 @@ async def test_the_database_keeps_no_usable_token(
         hashes = session.scalars(sa.select(WebSession.token_hash)).all()
     assert hashes
     assert all(h not in cookie for h in hashes)
+
+
+async def test_an_admin_ends_a_users_sessions_and_disables_them_in_the_web(
+    make_user: MakeUser, web_world: WebWorld, session_factory: sessionmaker[Session]
+) -> None:
+    login = web_world.logins[UserRole.COLLECTOR]
+    victim = await make_user()
+    assert await victim.sign_in(login) == 303
+    with session_factory() as session:
+        user_id = session.scalar(sa.select(User.id).where(User.login == login))
+    admin = await make_user()
+    assert await admin.sign_in(web_world.logins[UserRole.ADMIN]) == 303
+    async with admin.http.get("/users") as page:
+        assert page.status == 200
+        assert login in await page.text()
+    headers = {"X-CSRF-Token": admin.csrf}
+    async with admin.http.post(f"/api/users/{user_id}/sign-out", headers=headers) as response:
+        assert response.status == 200
+        assert (await response.json())["sessions_ended"] == 1
+    assert await _me(victim) == 401
+    async with admin.http.post(f"/api/users/{user_id}/disable", headers=headers) as response:
+        assert (await response.json())["active"] is False
+    assert await victim.sign_in(login) == 401
+    async with admin.http.post(f"/api/users/{user_id}/enable", headers=headers) as response:
+        assert (await response.json())["active"] is True
+    assert await victim.sign_in(login) == 303
+    # Only admins: a campaign manager gets 403 on the page and the API.
+    manager = await make_user()
+    assert await manager.sign_in(web_world.logins[UserRole.CAMPAIGN_MANAGER]) == 303
+    async with manager.http.get("/users") as page:
+        assert page.status == 403
+    async with manager.http.post(
+        f"/api/users/{user_id}/sign-out", headers={"X-CSRF-Token": manager.csrf}
+    ) as response:
+        assert response.status == 403
