@@ -7,6 +7,7 @@ web pages call.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from dialer.campaigns.errors import CampaignConfigError, CampaignNotFound, CampaignStateError
 from dialer.campaigns.filters import AccountFilter, select_debtors
 from dialer.campaigns.queue import ensure_ledgers
-from scripts.loader import is_script_name, shipped_scripts
+from scripts.loader import is_script_name, library_script, load_script, shipped_scripts
 from storage.debtors import link_debtors
 from storage.models import Building, Organisation, Phone, PhoneStatus
 from storage.models.campaigns import (
@@ -41,6 +42,7 @@ __all__ = [
     "stop_campaign",
     "campaign_status",
     "check_buildings",
+    "library_titles",
 ]
 
 
@@ -133,6 +135,12 @@ def create_campaign(session: Session, spec: CampaignSpec, now: dt.datetime) -> C
     session.add(campaign)
     session.flush()
     return campaign
+
+
+@functools.cache
+def library_titles() -> tuple[tuple[str, str], ...]:
+    """(name, Russian title) of every script a campaign may use, for the campaign form."""
+    return tuple((name, load_script(library_script(name)).title) for name in shipped_scripts())
 
 
 def _check_scripts(spec: CampaignSpec) -> None:

@@ -4,7 +4,6 @@ start / pause / stop, attempts."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,6 +18,7 @@ from dialer.campaigns.service import (
     CampaignSpec,
     check_buildings,
     create_campaign,
+    library_titles,
     pause_campaign,
     start_campaign,
     stop_campaign,
@@ -201,16 +201,8 @@ def _choices(session: Session, principal: Principal) -> dict[str, object]:
     return {
         "organisations": [tuple(r) for r in session.execute(orgs)],
         "buildings": [tuple(r) for r in session.execute(buildings.limit(2000))],
-        "scripts": _library_titles(),
+        "scripts": library_titles(),
     }
-
-
-@functools.cache
-def _library_titles() -> list[tuple[str, str]]:
-    """(name, Russian title) of each script in the library, for the form's list."""
-    from scripts.loader import LIBRARY_DIR, load_script, shipped_scripts
-
-    return [(name, load_script(LIBRARY_DIR / f"{name}.yaml").title) for name in shipped_scripts()]
 
 
 async def campaigns_page(request: web.Request) -> web.Response:
