@@ -212,8 +212,11 @@ class _RemoteStream:
 class RecognitionWorkers:
     """A recognition engine whose model runs in ``processes`` worker processes."""
 
-    def __init__(self, recipe: EngineRecipe, workers: list[_Worker], name: str) -> None:
+    def __init__(
+        self, recipe: EngineRecipe, workers: list[_Worker], name: str, threads: int
+    ) -> None:
         self.recipe = recipe
+        self._threads = threads
         self._workers = workers
         self._name = name
         self._ids = itertools.count(1)
@@ -241,7 +244,7 @@ class RecognitionWorkers:
             for worker in workers:
                 _stop(worker)
             raise
-        return cls(recipe, workers, names.pop())
+        return cls(recipe, workers, names.pop(), threads)
 
     @property
     def name(self) -> str:
@@ -265,7 +268,7 @@ class RecognitionWorkers:
                         "recognition worker %s ended; starting another", worker.process.pid
                     )
                     _stop(worker)
-                    self._workers[n] = _spawn(self.recipe, threads=16)
+                    self._workers[n] = _spawn(self.recipe, self._threads)
                     _await_ready(self._workers[n])
             worker = min(self._workers, key=lambda w: w.streams)
             worker.streams += 1

@@ -509,6 +509,36 @@ def _count_contact(
     return after
 
 
+def _call_event(
+    campaign: Campaign,
+    attempt: Attempt,
+    now: dt.datetime,
+    summary: str,
+    counted_as: ContactKind,
+    *,
+    call_id: int | None = None,
+    outcome: str | None = None,
+) -> ContactEvent:
+    """The account's history entry for one robot call, as the ledger counted it."""
+    details: dict[str, object] = {
+        "attempt": attempt.id, "counted_as": counted_as.value, "campaign": campaign.id,
+    }  # fmt: skip
+    if outcome is not None:
+        details["outcome"] = outcome
+    return ContactEvent(
+        organisation_id=campaign.organisation_id,
+        account_id=attempt.account_id,
+        phone_id=attempt.phone_id,
+        kind=HistoryKind.CALL,
+        occurred_at=attempt.claimed_at or now,
+        actor="robot",
+        summary=summary,
+        ref_table="calls" if call_id is not None else "attempts",
+        ref_id=call_id if call_id is not None else attempt.id,
+        details=details,
+    )
+
+
 def complete_attempt(
     session: Session,
     *,
@@ -538,19 +568,11 @@ def complete_attempt(
             call.counted_as = kind.value
             call.outcome = call.outcome or outcome.result.value
     session.add(
-        ContactEvent(
-            organisation_id=campaign.organisation_id,
-            account_id=attempt.account_id,
-            phone_id=attempt.phone_id,
-            kind=HistoryKind.CALL,
-            occurred_at=attempt.claimed_at or now,
-            actor="robot",
-            summary=f"Звонок робота: {outcome.result.value}",
-            ref_table="calls" if outcome.call_id is not None else "attempts",
-            ref_id=outcome.call_id if outcome.call_id is not None else attempt.id,
-            details={"attempt": attempt.id, "counted_as": kind.value, "campaign": campaign.id},
+        _call_event(
+            campaign, attempt, now, f"Звонок робота: {outcome.result.value}", kind,
+            call_id=outcome.call_id,
         )
-    )
+    )  # fmt: skip
     session.flush()
     reasons = _after_call(session, campaign, attempt, outcome, now, rules, ledger)
     if reasons:
@@ -691,24 +713,12 @@ def _return(session: Session, attempt: Attempt, now: dt.datetime) -> None:
         campaign = session.get_one(Campaign, attempt.campaign_id)
         # The history says what the ledger counts: one call, interrupted (issue 14, item 4).
         session.add(
-            ContactEvent(
-                organisation_id=campaign.organisation_id,
-                account_id=attempt.account_id,
-                phone_id=attempt.phone_id,
-                kind=HistoryKind.CALL,
-                occurred_at=attempt.claimed_at or now,
-                actor="robot",
-                summary="Звонок робота прерван: исполнитель остановился во время разговора",
-                ref_table="attempts",
-                ref_id=attempt.id,
-                details={
-                    "attempt": attempt.id,
-                    "counted_as": ContactKind.CONVERSATION.value,
-                    "campaign": campaign.id,
-                    "outcome": "interrupted",
-                },  # fmt: skip
+            _call_event(
+                campaign, attempt, now,
+                "Звонок робота прерван: исполнитель остановился во время разговора",
+                ContactKind.CONVERSATION, outcome="interrupted",
             )
-        )
+        )  # fmt: skip
         session.add(
             follow_up(
                 attempt,
