@@ -13,26 +13,14 @@ import pytest
 
 from dialer.sandbox.kamailio import Kamailio, KamailioOptions
 from tests.e2e.sip_bench import require_sip_tools
+from tests.processes import running
 
 pytestmark = pytest.mark.sip
 
 
 def _group_alive(group: int) -> bool:
-    """Whether a live (not zombie) process is left in ``group``.
-
-    ``killpg(group, 0)`` also succeeds for zombies, and an orphan's zombie stays until PID 1
-    reaps it — in a container whose PID 1 does not reap, that is forever (seen in CI). A zombie
-    runs nothing and holds no port, so it is not "left running".
-    """
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone between listing and reading
-        state, process_group = fields[0], int(fields[2])
-        if process_group == group and state not in ("Z", "X"):
-            return True
-    return False
+    """Whether a live (not zombie) process is left in ``group``."""
+    return any(int(fields[2]) == group for _, fields in running())
 
 
 def _gone_within(group: int, seconds: float) -> bool:

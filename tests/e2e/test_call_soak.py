@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.sip_bench import require_sip_tools
+from tests.processes import running
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -27,12 +28,13 @@ def _still_running(marker: bytes) -> list[str]:
     """Live processes whose environment carries ``marker`` (everything the bench started
     inherits it; an orphan is reparented away from us, so its parent says nothing)."""
     found = []
-    for proc in Path("/proc").glob("[0-9]*"):
+    for pid, _ in running():
         try:
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state not in ("Z", "X") and marker in (proc / "environ").read_bytes():
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, IndexError):
+            if marker in Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(
+                    Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                )
+        except OSError:
             continue
     return found
 

@@ -16,6 +16,7 @@ from speech.errors import AudioFormatError, RecognitionError
 from speech.recognition import transcribe_streaming
 from speech.vosk_engine import VoskEngine
 from speech.workers import EngineRecipe, RecognitionWorkers
+from tests.processes import running
 
 from .conftest import SHARED_WHISPER
 
@@ -124,8 +125,4 @@ def test_workers_die_with_their_owner(korean_model_path: Path, tmp_path: Path) -
 
 
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return any(found == pid for found, _ in running())
