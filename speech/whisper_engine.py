@@ -71,6 +71,73 @@ class WhisperConfig:
     compute_type: str = "int8"
     live_window_step_s: int = 2
     max_live_tokens: int = 120
+    # A person says at most ~5 tokens a second (Russian in Whisper's vocabulary); a decode
+    # that runs past this rate is looping, and each looped token costs a decoder step the
+    # debtor waits for (a 1.5 s «Алло? Алло?» decoded as 120 tokens of «Аллуно» on CI).
+    live_tokens_per_s: float = 12.0
+    live_tokens_base: int = 8
+
+
+_ANTI_LOOP_NGRAM = 3
+_ANTI_LOOP_PENALTY = 1.3
+_LOOP_REPEATS = 3  # a phrase said three times running is a decoder loop, not a person
+_LONGEST_LOOP_WORDS = 6
+
+
+def looping(tokens: list[int], limit: int) -> bool:
+    """Whether a live decode ran into a loop: it used its whole token budget, or its last
+    tokens are one short run repeated (the hallucination Whisper is known for on short,
+    unclear audio)."""
+    if len(tokens) >= limit:
+        return True
+    for size in range(1, 9):
+        tail = tokens[-size * _LOOP_REPEATS :]
+        if len(tail) == size * _LOOP_REPEATS and all(
+            tail[i] == tail[i % size] for i in range(len(tail))
+        ):
+            return True
+    return False
+
+
+def without_loops(text: str) -> str:
+    """``text`` with any phrase repeated three or more times running said once.
+
+    Two repeats stay («Алло, алло», «да, да»: people say that); the comparison ignores case
+    and punctuation, the last whole repeat's wording is kept.
+    """
+    words = text.split()
+    keys = [w.strip(".,!?;:…«»\"'-").lower() for w in words]
+    kept: list[int] = []
+    index = 0
+    while index < len(words):
+        for size in range(1, _LONGEST_LOOP_WORDS + 1):  # the shortest period first
+            run = keys[index : index + size]
+            if len(run) < size or not any(run):
+                continue
+            repeats = 1
+            while keys[index + repeats * size : index + (repeats + 1) * size] == run:
+                repeats += 1
+            # a cut-off last repeat («Аллуно Алл») is part of the loop too
+            rest = keys[index + repeats * size : index + (repeats + 1) * size]
+            if (
+                repeats >= _LOOP_REPEATS - 1
+                and rest
+                and all(r and k.startswith(r) for r, k in zip(rest, run, strict=False))
+            ):
+                repeats += 1
+                partial = len(rest)
+            else:
+                partial = 0
+            if repeats >= _LOOP_REPEATS:
+                whole = repeats - (1 if partial else 0)
+                last = index + (whole - 1) * size  # its punctuation ends the phrase
+                kept += range(last, last + size)
+                index += whole * size + partial
+                break
+        else:
+            kept.append(index)
+            index += 1
+    return " ".join(words[i] for i in kept)
 
 
 class _WhisperWord(Protocol):
@@ -192,13 +259,30 @@ class WhisperEngine:
         window_s = (math.ceil(duration_s / step) + 1) * step if step > 0 else _FULL_WINDOW_S
         if window_s >= _FULL_WINDOW_S:
             return self.decode(samples, offset_s)
+        limit = min(
+            self.config.max_live_tokens,
+            self.config.live_tokens_base + math.ceil(duration_s * self.config.live_tokens_per_s),
+        )
+        frames = window_s * _FEATURE_FRAMES_PER_S
         try:
-            text = self._decode_window(samples, window_s * _FEATURE_FRAMES_PER_S)
+            tokens, text = self._decode_window(samples, frames, limit)
+            if looping(tokens, limit):
+                # Whisper's own remedy is a re-decode that may not repeat itself (it uses
+                # temperature; a repetition penalty keeps the live decode deterministic).
+                tokens, text = self._decode_window(samples, frames, limit, anti_loop=True)
         except (RuntimeError, ValueError) as err:
             raise RecognitionError(f"Whisper не распознал фрагмент: {err}") from err
+        text = without_loops(text)
         return text, _spread_words(text, offset_s, offset_s + duration_s)
 
-    def _decode_window(self, samples: npt.NDArray[np.float32], frames: int) -> str:
+    def _decode_window(
+        self,
+        samples: npt.NDArray[np.float32],
+        frames: int,
+        max_tokens: int,
+        *,
+        anti_loop: bool = False,
+    ) -> tuple[list[int], str]:
         import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
 
@@ -217,13 +301,14 @@ class WhisperEngine:
             encoded,
             [prompt],
             beam_size=self.config.beam_size,
-            max_length=len(prompt) + self.config.max_live_tokens,
+            max_length=len(prompt) + max_tokens,
             suppress_blank=True,
             suppress_tokens=[-1, *tokenizer.non_speech_tokens],
-            no_repeat_ngram_size=0,
+            no_repeat_ngram_size=_ANTI_LOOP_NGRAM if anti_loop else 0,
+            repetition_penalty=_ANTI_LOOP_PENALTY if anti_loop else 1.0,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-        return str(tokenizer.decode(tokens)).strip()
+        return tokens, str(tokenizer.decode(tokens)).strip()
 
     def transcribe(self, audio: Audio, *, vad_filter: bool = True) -> Transcript:
         """Transcribe a whole recording (faster-whisper's own VAD skips the silences)."""

@@ -142,3 +142,52 @@ def test_final_says_how_long_the_endpointer_waited(
     assert finals[0].trailing_silence_s == pytest.approx(
         whisper_engine.endpoint.trailing_silence_s, abs=0.021
     )
+
+
+def test_a_quiet_unclear_hello_does_not_loop(whisper_engine: WhisperEngine, tmp_path: Path) -> None:
+    """A quiet, synthetic «Алло? Алло?» made the live decode loop («Аллуно Аллуно …» up to
+    120 tokens, a second of decoder work the debtor waited for, on CI): the decode stops at
+    a person's speaking rate and never returns a phrase three times running."""
+    import shutil
+
+    import numpy as np
+
+    from napomni.commands.demo_debtors import debtor_voice
+    from speech.audio import pcm_to_float32
+    from speech.whisper_engine import WHISPER_RATE
+
+    if shutil.which("text2wave") is None:
+        pytest.skip("нет festival (text2wave)")
+    hello = convert(read_wav(debtor_voice("Алло? Алло?", tmp_path)), WHISPER_RATE)
+    samples = pcm_to_float32(hello.pcm) * np.float32(0.3)
+    text, _ = whisper_engine.decode_live(samples)
+    words = _words(text).split()
+    assert 0 < len(words) <= 4, text
+
+
+@pytest.mark.parametrize(
+    ("decoded", "kept"),
+    [
+        ("Аллуно Аллуно Аллуно Аллуно Аллуно Алл", "Аллуно"),
+        ("Да, это я. Да, это я. Да, это я.", "Да, это я."),
+        ("Алло, алло", "Алло, алло"),
+        ("да, да", "да, да"),
+        ("нет нет нет нет, я не буду", "нет, я не буду"),
+        ("заплачу двадцатого, двадцатого числа", "заплачу двадцатого, двадцатого числа"),
+        ("", ""),
+    ],
+)
+def test_a_loop_is_said_once_and_a_person_s_repeat_stays(decoded: str, kept: str) -> None:
+    from speech.whisper_engine import without_loops
+
+    assert without_loops(decoded) == kept
+
+
+def test_a_decode_that_repeats_itself_or_fills_its_budget_is_a_loop() -> None:
+    from speech.whisper_engine import looping
+
+    assert looping([5, 6, 7, 6, 7, 6, 7], limit=40)
+    assert looping([1] * 3, limit=40)
+    assert looping(list(range(20)), limit=20)
+    assert not looping([1, 2, 3, 1, 2, 4], limit=40)
+    assert not looping([8, 8], limit=40)
