@@ -9,6 +9,7 @@ recognition and the real classifier; a live console table (rich), then a summary
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import statistics
 import time
@@ -34,6 +35,13 @@ __all__ = ["LiveBoard", "run_live_campaign"]
 # window), whatever the wall clock says, so the demo runs at any hour.
 DEMO_NOON_UTC = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 DEMO_BUILDING = "г. Тверь, ул. Песочная, д. 1 (демо-обзвон)"
+# The demo organisation's payee (checked like any other: БИК, accounts' keys, ИНН), so the
+# robot may promise the payment SMS and the message can be made and sent.
+_DEMO_PAYEE = (
+    "ООО «Управляющая компания»", "7707083893", "ПАО Сбербанк", "044525225",
+    "40702810938000012345", "30101810400000000225",
+)  # fmt: skip
+_SMS_WAIT_S = 15.0
 
 
 @dataclass
@@ -186,6 +194,29 @@ def _calls_done(factory: sessionmaker[Session], accounts: list[int]) -> int:
     return int(ended or 0) if not claimed else -1
 
 
+def _demo_payee(factory: sessionmaker[Session], organisation: str) -> None:
+    import sqlalchemy as sa
+
+    from dialer.messages import Payee
+    from dialer.messages.payees import MessageSettings, save_message_settings
+    from storage.models import Organisation
+
+    with factory.begin() as session:
+        org_id = session.scalars(
+            sa.select(Organisation.id).where(Organisation.name == organisation)
+        ).one()
+        save_message_settings(session, org_id, MessageSettings(Payee(*_DEMO_PAYEE)))
+
+
+@dataclass(frozen=True, slots=True)
+class SentSms:
+    """A message of the demo as the gateway's SMSC received it (shown on the console)."""
+
+    to: str
+    text: str
+    parts: int
+
+
 @dataclass(frozen=True, slots=True)
 class LiveSummary:
     """What the demo campaign did."""
@@ -196,6 +227,8 @@ class LiveSummary:
     escalations: list[tuple[str, list[str]]]
     latencies_ms: list[int]
     first_words_ms: list[int] = field(default_factory=list)
+    messages: list[SentSms] = field(default_factory=list)
+    messages_note: str = ""
 
 
 def _summary(factory: sessionmaker[Session], accounts: dict[int, Persona]) -> LiveSummary:
@@ -263,6 +296,11 @@ def print_summary(summary: LiveSummary) -> None:
             f"p95 {_percentile(summary.latencies_ms, 95)} "
             f"(по {len(summary.latencies_ms)} репликам)"
         )
+    for sms in summary.messages:
+        # The operator's console, not a log: the demo shows what the debtor's phone gets.
+        click.echo(f"СМС на {sms.to} ({sms.parts} ч.), как его получил SMSC шлюза: {sms.text}")
+    if summary.messages_note:
+        click.echo(summary.messages_note)
 
 
 async def _run(
@@ -293,6 +331,7 @@ async def _run(
     click.echo("Голоса должников (Festival, кэшируются)…")
     specs = await asyncio.to_thread(lambda: [spec_for(p, user, voices) for p, user in cast])
     building, accounts = await asyncio.to_thread(_add_demo_accounts, factory, organisation, cast)
+    await asyncio.to_thread(_demo_payee, factory, organisation)
     campaign = await asyncio.to_thread(_campaign, factory, organisation, building)
     board = board_factory({a: p.title for a, p in accounts.items()})
     click.echo("Модели: распознавание, классификатор…")
@@ -302,6 +341,10 @@ async def _run(
     session = CallSession(parts, SessionConfig(record_dir=directory / "recordings"), observer=board)
     kamailio = Kamailio(directory / "sip" / "kamailio", KamailioOptions())
     started = time.monotonic()
+
+    def demo_clock() -> dt.datetime:
+        return DEMO_NOON_UTC + dt.timedelta(seconds=time.monotonic() - started)
+
     try:
         await asyncio.to_thread(kamailio.start)
         pool = DebtorPool(directory / "sip" / "debtors", kamailio.address,
@@ -321,10 +364,6 @@ async def _run(
                 register=True,
             )
             async with BaresipTelephone(config) as telephone:
-
-                def demo_clock() -> dt.datetime:
-                    return DEMO_NOON_UTC + dt.timedelta(seconds=time.monotonic() - started)
-
                 runner = SessionCallRunner(telephone, session, factory, clock=demo_clock)
                 worker = Worker(
                     factory,
@@ -356,8 +395,57 @@ async def _run(
     finally:
         await asyncio.to_thread(kamailio.stop)
     summary = await asyncio.to_thread(_summary, factory, accounts)
+    sent, note = await _send_messages(settings, factory, directory)
     engine.dispose()
-    return summary
+    return dataclasses.replace(summary, messages=sent, messages_note=note)
+
+
+async def _send_messages(
+    settings: Settings, factory: sessionmaker[Session], directory: Path
+) -> tuple[list[SentSms], str]:
+    """Send what the calls queued through a local Kannel and its fake SMSC; what arrived.
+
+    The real sender and gateway adapter, as ``napomni messages send`` runs them; only the
+    operator's SMSC is Kannel's fake one on 127.0.0.1. The sender keeps the wall clock (the
+    calls' ends are stored by it): run at night, the message waits for the debtor's hours,
+    as it would for real.
+    """
+    from dialer.messages import KannelConfig, KannelGateway, Sender, SenderConfig, outbox_counts
+    from dialer.messages.kannel_lab import KannelLab, LabError, kannel_available
+
+    if not kannel_available():
+        return [], "СМС: нет Kannel (apt-get install kannel kannel-extras) — остались в очереди."
+    lab = KannelLab(directory / "sms" / "kannel")
+    try:
+        await asyncio.to_thread(lab.start)
+        gateway = KannelGateway(KannelConfig(lab.sendsms_url, lab.username, lab.password))
+        sender = Sender(
+            factory,
+            gateway,
+            SenderConfig(worker_id="demo", page_base_url=settings.sms.public_url),
+        )
+        try:
+            counts = await sender.send_due()
+        finally:
+            await gateway.close()
+        expected = counts.get("sent", 0)
+        deadline = time.monotonic() + _SMS_WAIT_S
+        received = lab.received()
+        while len(received) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            received = lab.received()
+    except LabError as err:
+        return [], f"СМС: шлюз не запустился ({err}) — сообщения остались в очереди."
+    finally:
+        await asyncio.to_thread(lab.stop)
+    if not counts:
+        with factory() as session:
+            waiting = outbox_counts(session).get("queued", 0)
+        if waiting:
+            return [], f"СМС: {waiting} ждут в очереди времени, когда должнику можно писать."
+        return [], "СМС: в очереди нет сообщений."
+    note = "СМС: " + ", ".join(f"{k} — {v}" for k, v in sorted(counts.items()))
+    return [SentSms(r.to, r.text, r.parts) for r in received], note
 
 
 def run_live_campaign(settings: Settings, url: str, directory: Path, organisation: str) -> None:
