@@ -1,23 +1,26 @@
-"""What the model sees of a turn: lemmas with negation marked, character n-grams, context.
+"""What the model sees of a turn: lemmas with negation marked, character n-grams, context,
+and the mean pretrained word vector (:mod:`classifier.embeddings`).
 
 Words are lemmatised (pymorphy3) so "заплачу", "заплатила", "заплатим" share a feature;
 numbers, month names and weekdays become class tokens so "пятнадцатого" and "15-го" look
 alike; a word after "не"/"ни" is marked ("не_платить") so negation is visible to a linear
 model. Character n-grams carry what lemmas lose on misheard words ("заплочу"). The question
 asked is a token of its own and is crossed with the first word, which is how "да"/"нет"
-become confirm/deny only as answers to a question. Vectors are hashed: nothing to load
-but the model's weights.
+become confirm/deny only as answers to a question. Word and character features are hashed;
+the word vectors come with the installed ``natasha`` package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import murmurhash3_32
 
 from classifier.contract import TurnContext
+from classifier.embeddings import mean_vector
 from classifier.language import lemma, lemmas, normalise, words
 from classifier.numbers import cardinal_value, is_multiplier, ordinal_value
 
@@ -32,6 +35,7 @@ _WEEKDAYS = {"понедельник", "вторник", "среда", "четв
 _FILLERS = {"ну", "э", "эм", "алло", "вот", "так", "ой", "слушайте", "значит", "короче"}
 
 
+@lru_cache(maxsize=1 << 16)
 def _class_token(word: str) -> str:
     if word[0].isdigit():
         return "<num>"
@@ -68,21 +72,24 @@ def turn_tokens(text: str, context: TurnContext) -> list[str]:
 
 
 class TurnVectoriser:
-    """Hashed lemma 1–2-grams + character 2–5-grams of a turn, each block l2-normalised.
+    """Hashed lemma 1–2-grams + character 2–5-grams of a turn, each block l2-normalised,
+    then (when ``embedding_dim`` is set) the mean pretrained word vector of the turn.
 
     Hashing is sklearn's murmurhash3 of each feature string; the same function builds the
-    training matrix and a live turn's vector, so they cannot drift apart. Stateless and
-    thread-safe.
+    training matrix and a live turn's vector, so they cannot drift apart. The embedding
+    block is dense and last: synonyms the training phrases never had still move the model.
+    Stateless and thread-safe.
     """
 
-    def __init__(self, word_bits: int = 18, char_bits: int = 18) -> None:
+    def __init__(self, word_bits: int = 18, char_bits: int = 18, embedding_dim: int = 0) -> None:
         self.word_bits = word_bits
         self.char_bits = char_bits
+        self.embedding_dim = embedding_dim
 
     @property
     def n_features(self) -> int:
-        """Width of the feature space: the word block, then the character block."""
-        return (1 << self.word_bits) + (1 << self.char_bits)
+        """Width of the feature space: the word block, the character block, the embedding."""
+        return (1 << self.word_bits) + (1 << self.char_bits) + self.embedding_dim
 
     def vector(self, text: str, context: TurnContext) -> tuple[np.ndarray, np.ndarray]:
         """Sorted unique feature indices and their values for one turn."""
@@ -92,6 +99,12 @@ class TurnVectoriser:
             [*word_counts, *char_counts], dtype=np.int64, count=len(word_counts) + len(char_counts)
         )
         values = np.concatenate([_unit(word_counts), _unit(char_counts)])
+        if self.embedding_dim:
+            mean = mean_vector(words(text))
+            if mean is not None:
+                offset = (1 << self.word_bits) + (1 << self.char_bits)
+                indices = np.concatenate([indices, np.arange(offset, offset + mean.size)])
+                values = np.concatenate([values, mean])
         order = np.argsort(indices)
         return indices[order], values[order]
 
@@ -115,10 +128,16 @@ class TurnVectoriser:
         )
 
 
+@lru_cache(maxsize=1 << 18)
+def _hash(gram: str) -> int:
+    """murmurhash3 of a feature string, cached: a long turn is read again in windows."""
+    return abs(int(murmurhash3_32(gram, seed=0)))
+
+
 def _hashed(grams: Sequence[str], size: int, offset: int) -> dict[int, float]:
     counts: dict[int, float] = {}
     for gram in grams:
-        index = offset + abs(int(murmurhash3_32(gram, seed=0))) % size
+        index = offset + _hash(gram) % size
         counts[index] = counts.get(index, 0.0) + 1.0
     return counts
 
@@ -141,9 +160,16 @@ def _char_grams(text: str) -> list[str]:
     """Character 2–5-grams inside space-padded words (sklearn's ``char_wb``)."""
     grams: list[str] = []
     for word in words(text):
-        padded = f" {word} "
-        for n in range(2, 6):
-            if n > len(padded):
-                break
-            grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+        grams.extend(_word_char_grams(word))
     return grams
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_char_grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    grams: list[str] = []
+    for n in range(2, 6):
+        if n > len(padded):
+            break
+        grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return tuple(grams)

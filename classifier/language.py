@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Collection
 from functools import lru_cache
 
 import pymorphy3
 
-__all__ = ["normalise", "words", "lemma", "lemmas", "grammemes", "morph"]
+__all__ = ["normalise", "words", "lemma", "lemmas", "grammemes", "paying_tags", "morph"]
 
 # Numbers keep their inner separators ("15.12", "3,5", "3 000" is joined later); everything
 # else that is not a letter or a digit separates words.
@@ -73,3 +74,17 @@ def grammemes(word: str) -> frozenset[str]:
         return frozenset()
     parses = _parse(word)
     return parses[0][1] if parses else frozenset()
+
+
+def paying_tags(word: str, verbs: Collection[str]) -> frozenset[str] | None:
+    """The grammemes of ``word`` read as one of ``verbs``, if any of its parses is one.
+
+    pymorphy3 ranks a noun first for some verb forms ("закрою" → «закрой»); a turn about
+    paying means the verb.
+    """
+    if not word or word[0].isdigit():
+        return None
+    for form, tags in _parse(word):
+        if form in verbs and ("VERB" in tags or "INFN" in tags or "PRTS" in tags):
+            return tags
+    return None

@@ -21,8 +21,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from classifier.contract import TAGS, Classification, Tag, TurnContext
+from classifier.embeddings import preload
 from classifier.errors import RETRAIN_HINT, ModelMismatch, ModelNotFound
 from classifier.features import TurnVectoriser
+from classifier.language import words
 from classifier.promises import extract_promise
 from classifier.rules import apply_rules
 
@@ -35,9 +37,18 @@ __all__ = [
     "save_classifier",
 ]
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+# Turns longer than this are also read in windows (see TrainedClassifier.scores).
+LONG_TURN_WORDS = 10
+WINDOW_WORDS = 8
+WINDOW_STRIDE = 5
+# A window has less context than the turn: its reading must be this much surer (in logits).
+WINDOW_MARGIN = 0.5
+_WINDOWED = np.array([tag not in (Tag.CONFIRM, Tag.DENY) for tag in TAGS])
 ARTIFACT_DIR = "classifier"
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pymorphy3", "pymorphy3-dicts-ru")
+_LIBRARIES = (
+    "scikit-learn", "numpy", "scipy", "pymorphy3", "pymorphy3-dicts-ru", "navec", "natasha",
+)  # fmt: skip
 
 
 def library_versions() -> dict[str, str]:
@@ -60,10 +71,30 @@ class TrainedClassifier:
     intercepts: np.ndarray  # tags
     thresholds: np.ndarray  # tags
 
-    def scores(self, text: str, context: TurnContext) -> dict[Tag, float]:
-        """The model's probability for every tag, before thresholds and rules."""
+    def _logits(self, text: str, context: TurnContext) -> np.ndarray:
         indices, values = self.vectoriser.vector(text, context)
-        logits = values @ self.weights[indices] + self.intercepts
+        logits: np.ndarray = values @ self.weights[indices] + self.intercepts
+        return logits
+
+    def scores(self, text: str, context: TurnContext) -> dict[Tag, float]:
+        """The model's probability for every tag, before thresholds and rules.
+
+        A long turn is also read in overlapping windows of a few words, and each tag takes
+        its best reading: a story of several clauses ("бабушка болела мы к ней в деревню
+        ездили всё лето и квитанции никто не видел") dilutes every clause's words in one
+        vector, while each clause alone is clear. confirm/deny are read off the whole turn
+        only: they answer the question with the turn's first words.
+        """
+        logits = self._logits(text, context)
+        tokens = words(text)
+        if len(tokens) > LONG_TURN_WORDS:
+            last = len(tokens) - WINDOW_WORDS
+            starts = [*range(0, last, WINDOW_STRIDE), last]
+            windows = np.stack(
+                [self._logits(" ".join(tokens[i : i + WINDOW_WORDS]), context) for i in starts]
+            )
+            best = windows.max(axis=0) - WINDOW_MARGIN
+            logits = np.where(_WINDOWED, np.maximum(logits, best), logits)
         return {tag: 1.0 / (1.0 + math.exp(-float(z))) for tag, z in zip(TAGS, logits, strict=True)}
 
     def classify(self, text: str, context: TurnContext) -> Classification:
@@ -100,6 +131,7 @@ def save_classifier(
         thresholds=model.thresholds,
         word_bits=np.array(model.vectoriser.word_bits),
         char_bits=np.array(model.vectoriser.char_bits),
+        embedding_dim=np.array(model.vectoriser.embedding_dim),
     )
     meta = {"libraries": library_versions(), "tags": [t.value for t in TAGS], **extra_metadata}
     tmp_meta = target / "metadata.tmp.json"
@@ -149,7 +181,9 @@ def load_classifier(models_dir: Path) -> TrainedClassifier:
                 (arrays["data"], arrays["indices"], arrays["indptr"]),
                 shape=tuple(int(v) for v in arrays["shape"]),
             ).toarray()
-            vectoriser = TurnVectoriser(int(arrays["word_bits"]), int(arrays["char_bits"]))
+            vectoriser = TurnVectoriser(
+                int(arrays["word_bits"]), int(arrays["char_bits"]), int(arrays["embedding_dim"])
+            )
             model = TrainedClassifier(
                 vectoriser, weights, arrays["intercepts"].copy(), arrays["thresholds"].copy()
             )
@@ -157,4 +191,6 @@ def load_classifier(models_dir: Path) -> TrainedClassifier:
         raise ModelMismatch(f"повреждены веса {path}; {RETRAIN_HINT}") from err
     if model.weights.shape != (vectoriser.n_features, len(TAGS)):
         raise ModelMismatch(f"веса {path} не подходят к признакам; {RETRAIN_HINT}")
+    if vectoriser.embedding_dim:
+        preload()
     return model

@@ -15,9 +15,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from classifier.contract import TurnContext
-from classifier.language import grammemes, lemma, lemmas, words
+from classifier.language import grammemes, lemma, lemmas, paying_tags, words
 from classifier.numbers import NumberSpan, read_numbers
 
 __all__ = ["extract_promise", "promise_date", "promise_amount"]
@@ -34,17 +35,30 @@ _NOW = {"сегодня": 0, "сейчас": 0, "щас": 0, "ща": 0, "зав�
 _UNIT_DAYS = {"день": 1, "денек": 1, "сутки": 1, "неделя": 7, "неделька": 7}
 _DATE_PREPOSITIONS = {"в", "во", "до", "к", "ко", "на", "по", "числу", "прямо", "же", "уже"}
 # A day number followed by these is not a date ("первого раза", "двадцать шестого года").
-_NOT_A_DAY = {"раз", "год", "этаж", "квартал", "час", "подъезд", "квартира", "дом", "место"}
+_NOT_A_DAY = {
+    "раз", "год", "этаж", "квартал", "час", "подъезд", "квартира", "дом", "место", "месяц",
+    "неделя", "день", "ребенок", "класс",
+}  # fmt: skip
 _CURRENCY = {"рубль", "руб", "р", "рэ", "рублик", "копейка"}
 _CLAUSE_BREAK = re.compile(r"[,.;!?…]+|\s[-–—]\s")
 _PAY_VERBS = {
     "заплатить", "оплатить", "погасить", "внести", "закрыть", "перевести", "отдать",
     "платить", "выплатить", "рассчитаться", "оплачивать", "гасить", "вносить", "кинуть",
     "скинуть", "положить", "вернуть", "перечислить", "закинуть", "погашать", "наскрести",
-    "занести", "расплатиться",
+    "занести", "расплатиться", "отнести",
 }  # fmt: skip
+_CLAUSE_WORDS = {"но", "а", "зато", "однако", "потом"}
+# A date this near after a past verb may be the story's ("была до 15 октября") even with a
+# paying verb after it.
+_TIE_REACH = 3
 _UNABLE = {"мочь", "смочь", "получиться", "выйти", "успеть", "быть", "получаться"}
-_NOT_WHOLE_AFTER = {"равно", "понятно", "ясно", "хорошо", "нормально", "время", "лето", "деньга"}
+_NOT_WHOLE_AFTER = {
+    "равно", "понятно", "ясно", "хорошо", "нормально", "время", "лето", "деньга", "добрый",
+    "хороший", "никак", "не",
+}  # fmt: skip
+# An amount right after these is what the debtor earns, not what they will pay ("пенсия
+# двенадцать тысяч", "зарплата 15 тыс").
+_INCOME = {"пенсия", "зарплата", "получка", "пособие", "доход", "аванс", "оклад", "пенсион"}
 _DOTTED = re.compile(r"(\d{1,2})[./-](\d{1,2})(?:[./-](\d{2,4}))?$")
 _CENT = Decimal("0.01")
 
@@ -140,8 +154,12 @@ def _now_is_payment(tokens: Sequence[str], i: int) -> bool:
     """ "сейчас" dates a payment ("прямо сейчас", "щас оплачу"), not "сейчас туго с деньгами"."""
     if _word_is(tokens, i - 1, "прямо") or _word_is(tokens, i + 1, "же"):
         return True
-    near = [*tokens[max(0, i - 2) : i], *tokens[i + 1 : i + 3]]
-    return any(lemma(t) in _PAY_VERBS for t in near)
+    near = list(tokens[i + 1 : i + 5])
+    for n, t in enumerate(near):
+        if t in _CLAUSE_WORDS:
+            del near[n:]  # "сейчас туго с деньгами но заплачу": the date is not the payment's
+            break
+    return any(lemma(t) in _PAY_VERBS for t in [*tokens[max(0, i - 2) : i], *near])
 
 
 def _candidates(tokens: Sequence[str], today: dt.date) -> list[_Candidate]:
@@ -186,8 +204,8 @@ def _candidates(tokens: Sequence[str], today: dt.date) -> list[_Candidate]:
             ahead = (weekday - today.weekday()) % 7 or 7
             found.append(_Candidate(today + dt.timedelta(days=ahead), i, i + 1))
         elif form in ("неделя", "неделька") and not _word_is(tokens, i - 1, "через"):
-            if _after_span(spans, i) is not None:
-                continue
+            if _after_span(spans, i) is not None or _word_is(tokens, i - 1, "прошлый", "тот"):
+                continue  # "две недели", "на прошлой неделе", "на той неделе"
             if _word_is(tokens, i - 1, "следующий") or _word_is(tokens, i - 2, "следующий"):
                 found.append(
                     _Candidate(_sunday_of_week(today) + dt.timedelta(days=7), i - 1, i + 1)
@@ -265,35 +283,77 @@ def _negated(tokens: Sequence[str], candidate: _Candidate) -> bool:
     )
 
 
+# Spoken clauses have no commas: these words open a new one ("работу потерял но в июне внесу").
+_CLAUSE_BREAK_WORDS = re.compile(r"\s(?=(?:а|но|зато|однако|поэтому|потом)\s)")
+# Remarks to the caller, not the story: "ладно уговорили в субботу оплатим", "я вас услышала".
+_REMARK_VERBS = {
+    "услышать", "понять", "уговорить", "договориться", "сказать", "убедить", "слышать",
+    "понимать", "знать", "говорить", "записать", "записывать",
+}  # fmt: skip
+
+
 def _clauses(text: str) -> list[int]:
-    """The clause of each token of ``words(text)`` (clauses end at , . ; ! ? and dashes)."""
+    """The clause of each token of ``words(text)``: clauses end at , . ; ! ? and dashes, and
+    before "а", "но", "потом"… (the recogniser writes no commas)."""
     ids: list[int] = []
-    for n, part in enumerate(_CLAUSE_BREAK.split(text)):
+    parts = [
+        piece
+        for sentence in _CLAUSE_BREAK.split(text)
+        for piece in _CLAUSE_BREAK_WORDS.split(f" {sentence} ")
+    ]
+    for n, part in enumerate(parts):
         ids += [n] * len(words(part))
     return ids
 
 
-def _is_verb(word: str) -> bool:
+def _verb_tags(word: str) -> frozenset[str] | None:
+    """The grammemes of ``word`` as a verb that can carry a story or a promise, else None.
+
+    Remarks to the caller ("понимаете", "уговорили", "слушайте") are no such verb. A paying
+    verb counts even when pymorphy3 ranks a noun first ("закрою" as «закрой»).
+    """
     tags = grammemes(word)
-    return "VERB" in tags or "INFN" in tags
+    if "VERB" in tags or "INFN" in tags:
+        if "2per" in tags or "impr" in tags or lemma(word) in _REMARK_VERBS:
+            return None
+        return tags
+    return paying_tags(word, _PAY_VERBS)
 
 
-def _in_the_story(tokens: Sequence[str], clauses: Sequence[int], candidate: _Candidate) -> bool:
-    """A date the debtor tells of the past ("в ноябре был в командировке", "в санатории
-    была до 15 октября"): the verb nearest to it in its clause (the one before it on a tie)
-    is in the past tense."""
+def _story_side(
+    tokens: Sequence[str], clauses: Sequence[int], candidate: _Candidate
+) -> Literal["story", "tie", "promise"]:
+    """Whether a date belongs to the story the debtor tells ("в ноябре был в командировке",
+    "в санатории была до 15 октября"): the verb nearest to it in its clause is in the past
+    tense. "tie" when a past verb before it and a paying verb after it are equally near
+    ("задержали пятого внесу", "была до двадцатого ноября оплачу…"): the story's only if the
+    turn promises another date."""
     clause = clauses[candidate.start] if candidate.start < len(clauses) else -1
-    best: tuple[int, int] | None = None  # (distance, 0 before / 1 after), index
-    nearest = -1
+    before: tuple[int, frozenset[str]] | None = None
+    after: tuple[int, frozenset[str]] | None = None
     for i, token in enumerate(tokens):
-        if candidate.start <= i < candidate.end or not _is_verb(token):
+        if candidate.start <= i < candidate.end or (i < len(clauses) and clauses[i] != clause):
             continue
-        if i < len(clauses) and clauses[i] != clause:
+        tags = _verb_tags(token)
+        if tags is None:
             continue
-        key = (candidate.start - i, 0) if i < candidate.start else (i - candidate.end + 1, 1)
-        if best is None or key < best:
-            best, nearest = key, i
-    return nearest >= 0 and "past" in grammemes(tokens[nearest])
+        if i < candidate.start:
+            before = (candidate.start - i, tags)
+        elif after is None:
+            after = (i - candidate.end + 1, tags)
+    if (
+        before is not None
+        and after is not None
+        and "past" in before[1]
+        and "past" not in after[1]
+        and before[0] <= _TIE_REACH
+    ):
+        return "tie"
+    if before is None and after is None:
+        return "promise"
+    if after is None or (before is not None and before[0] <= after[0]):
+        return "story" if before is not None and "past" in before[1] else "promise"
+    return "story" if "past" in after[1] else "promise"
 
 
 def promise_date(text: str, today: dt.date) -> dt.date | None:
@@ -309,7 +369,11 @@ def promise_date(text: str, today: dt.date) -> dt.date | None:
     clauses = _clauses(text)
     if len(clauses) != len(tokens):  # a break inside a token: no clauses, one sentence
         clauses = [0] * len(tokens)
-    return max((c.day for c in candidates if not _in_the_story(tokens, clauses, c)), default=None)
+    sides = [(c, _story_side(tokens, clauses, c)) for c in candidates]
+    promised = [c.day for c, side in sides if side == "promise"]
+    if not promised:
+        promised = [c.day for c, side in sides if side == "tie"]
+    return max(promised, default=None)
 
 
 def _is_amount(tokens: Sequence[str], span: NumberSpan) -> bool:
@@ -340,14 +404,42 @@ def _whole_or_half(tokens: Sequence[str], debt: Decimal | None) -> Decimal | Non
             return debt
         if form in ("весь", "все"):
             after = forms[i + 1] if i + 1 < len(forms) else ""
-            if i > 0 and forms[i - 1] == "и":
+            if (
+                i > 0
+                and forms[i - 1] == "и"
+                and not any(_will_pay(t) for t in tokens[i + 1 : i + 3])
+            ):
                 continue  # "внесу и всё": the end of a sentence, not an amount
+            before = list(tokens[max(0, i - 2) : i])
+            while any(t in _CLAUSE_WORDS for t in before):
+                before.pop(0)  # "погашу но всё течёт": another clause
             if after in ("долг", "сумма", "задолженность", "остаток"):
+                if any(f in ("никак", "не") for f in forms[i + 2 : i + 4]):
+                    continue  # "сразу всю сумму никак"
+                if any((g := paying_tags(t, _PAY_VERBS)) and "past" in g for t in before):
+                    continue  # "внесла всю сумму на той неделе": already paid
                 return debt
-            near = set(forms[max(0, i - 2) : i]) | set(forms[i + 1 : i + 3])
-            if near & _PAY_VERBS and after not in _NOT_WHOLE_AFTER:
+            near = [*before, *tokens[i + 1 : i + 3]]
+            if after not in _NOT_WHOLE_AFTER and any(_will_pay(t) for t in near):
                 return debt
     return None
+
+
+def _is_income(tokens: Sequence[str], span: NumberSpan) -> bool:
+    """ "пенсия у меня двенадцать тысяч": the sum names what the debtor earns (the income
+    noun is the subject, in the nominative), not what they will pay ("с пенсии тысячу")."""
+    for t in reversed(tokens[max(0, span.start - 3) : span.start]):
+        if t in _CLAUSE_WORDS:
+            return False
+        if lemma(t) in _INCOME and "nomn" in grammemes(t):
+            return True
+    return False
+
+
+def _will_pay(word: str) -> bool:
+    """A paying verb not in the past ("закрою", "оплачу"; not "оплачено", "закрыл")."""
+    tags = paying_tags(word, _PAY_VERBS)
+    return tags is not None and "past" not in tags
 
 
 def _money(value: Decimal) -> Decimal:
@@ -364,6 +456,8 @@ def promise_amount(text: str, debt: Decimal | None) -> Decimal | None:
     spans = read_numbers(tokens)
     for k, span in enumerate(spans):
         if not _is_amount(tokens, span):
+            continue
+        if _is_income(tokens, span):
             continue
         value = span.value
         # "… рублей пятьдесят копеек"

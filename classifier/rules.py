@@ -11,7 +11,8 @@
 - Hedged refusals are no refusal: "я ж не говорю что платить не буду", "я не отказываюсь".
 - A bare date answering «Когда сможете оплатить?» ("в среду", "двадцатого", "до конца
   недели", "сегодня после работы") is the promise with that date: the question supplies
-  the verb. Not when the answer is negated or tells of the past.
+  the verb. Not when the answer is negated, tells of the past, or sets a time to call back
+  ("давайте завтра созвонимся"): a call-back with no paying word is no promise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from classifier.contract import Asked, Tag, TurnContext
-from classifier.language import grammemes, lemma, words
+from classifier.language import grammemes, lemma, paying_tags, words
 from classifier.promises import promise_date
 
 __all__ = [
@@ -48,10 +49,14 @@ def is_conditional_on_company(tokens: Sequence[str]) -> bool:
             window = tokens[i + 1 : i + 6]
             if word == "как" and (not window or window[0] != "только"):
                 continue
-            if any(lemma(w) in _OWN_MONEY for w in [*tokens[max(0, i - 4) : i], *window]):
+            verb = next((k for k, w in enumerate(window) if _company_verb(w)), None)
+            if verb is None:
+                continue
+            if any(
+                lemma(w) in _OWN_MONEY for w in [*tokens[max(0, i - 4) : i], *window[: verb + 2]]
+            ):
                 continue  # "когда будут деньги заплачу" is the debtor's own condition: a promise
-            if any(_company_verb(w) for w in window):
-                return True
+            return True
         if word in _THEN and i > 0:
             before = tokens[max(0, i - 5) : i]
             if any(_company_verb(w) or "impr" in grammemes(w) for w in before):
@@ -73,7 +78,8 @@ def states_promise(tokens: Sequence[str]) -> bool:
         if i > 0 and tokens[i - 1] in ("не", "ни"):
             continue
         tags = grammemes(word)
-        if "VERB" in tags and "1per" in tags and "futr" in tags and lemma(word) in _PAYING:
+        paying = paying_tags(word, _PAYING)
+        if paying is not None and "1per" in paying and "futr" in paying:
             return True
         if (
             lemma(word) == "быть"
@@ -87,6 +93,7 @@ def states_promise(tokens: Sequence[str]) -> bool:
 
 
 _NEGATIONS = {"не", "нет", "ни", "никогда", "нечем"}
+_CALLING = {"созвониться", "перезвонить", "позвонить", "звонить", "набрать", "связаться"}
 
 
 def answers_when(tokens: Sequence[str], text: str, context: TurnContext) -> bool:
@@ -97,7 +104,16 @@ def answers_when(tokens: Sequence[str], text: str, context: TurnContext) -> bool
         return False
     if any("VERB" in (g := grammemes(t)) and "past" in g for t in tokens):
         return False  # "в ноябре уезжали": a story, not the answer
+    if any(lemma(t) in _CALLING for t in tokens):
+        return False  # "давайте завтра созвонимся": when to call, not when to pay
     return promise_date(text, context.today) is not None
+
+
+def _only_calls_back(tokens: Sequence[str]) -> bool:
+    """ "давайте завтра созвонимся": a time to call back and no paying word at all."""
+    forms = {lemma(t) for t in tokens}
+    paying = _PAYING | _PAYING_IMPERFECT | {"оплата", "деньга", "платеж"}
+    return bool(forms & _CALLING) and not forms & paying
 
 
 def is_hedged_refusal(tokens: Sequence[str]) -> bool:
@@ -128,6 +144,8 @@ def apply_rules(
     if is_conditional_on_company(tokens):
         result.pop(Tag.PROMISE_TO_PAY, None)
         result.pop(Tag.REFUSAL, None)
+    if _only_calls_back(tokens):
+        result.pop(Tag.PROMISE_TO_PAY, None)
     if is_hedged_refusal(tokens):
         result.pop(Tag.REFUSAL, None)
     if Tag.CONFIRM in result and Tag.DENY in result:

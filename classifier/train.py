@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from classifier.contract import TAGS
 from classifier.corpus import LabelledTurn, labelled_to_json
 from classifier.data import heldout_set, training_set
+from classifier.embeddings import EMBEDDING_DIM
 from classifier.evaluation import Evaluation, evaluate
 from classifier.features import TurnVectoriser
 from classifier.model import TrainedClassifier, save_classifier
@@ -52,9 +53,14 @@ def data_hash(turns: Sequence[LabelledTurn]) -> str:
     return digest.hexdigest()
 
 
-def fit(turns: Sequence[LabelledTurn], c: float = REGULARISATION_C) -> TrainedClassifier:
-    """One logistic regression per tag on hashed word + character features."""
-    vectoriser = TurnVectoriser()
+def fit(
+    turns: Sequence[LabelledTurn],
+    c: float = REGULARISATION_C,
+    embedding_dim: int = EMBEDDING_DIM,
+) -> TrainedClassifier:
+    """One logistic regression per tag on hashed word + character features and the mean
+    word vector (``embedding_dim=0`` leaves the vectors out)."""
+    vectoriser = TurnVectoriser(embedding_dim=embedding_dim)
     x = vectoriser.matrix([(t.text, t.context) for t in turns])
     columns = []
     intercepts = []
@@ -90,6 +96,7 @@ def train(models_dir: Path) -> TrainingReport:
             "heldout": result.to_json(),
             "train_seconds": round(seconds, 1),
             "regularisation_c": REGULARISATION_C,
+            "embedding_dim": model.vectoriser.embedding_dim,
         },
     )
     return TrainingReport(artifact, result, len(turns), seconds)

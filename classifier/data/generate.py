@@ -64,6 +64,18 @@ _POOLS: dict[Split, _Pools] = {
             "погасим",
             "внесу деньги",
             "оплачу счет",
+            "рассчитаюсь",
+            "занесу",
+            "скину",
+            "положу на счет",
+            "оплачу квитанцию",
+            "внесу оплату",
+            "погашу долг",
+            "кину на карту",
+            "расплачусь",
+            "переведу деньги",
+            "буду платить",
+            "выплачу",
         ),
         debt=("долг", "задолженность", "коммуналку", "квартплату", "счет"),
         rel=(
@@ -80,7 +92,18 @@ _POOLS: dict[Split, _Pools] = {
             "племянник",
             "теща",
         ),
-        past=("вчера", "на прошлой неделе", "в понедельник", "позавчера", "еще в том месяце"),
+        past=(
+            "вчера",
+            "на прошлой неделе",
+            "в понедельник",
+            "позавчера",
+            "еще в том месяце",
+            "18.11",
+            "в субботу",
+            "третьего числа",
+            "на той неделе",
+            "еще летом",
+        ),
         prefix=(
             "ну",
             "слушайте",
@@ -95,8 +118,38 @@ _POOLS: dict[Split, _Pools] = {
             "понимаете",
             "так",
             "женщина",
+            "ну смотрите",
+            "девушка милая",
+            "я вам так скажу",
+            "это самое",
+            "ну короче",
+            "извините пожалуйста",
+            "будьте добры",
+            "здрасьте",
+            "ну как бы",
+            "дорогая моя",
+            "мужчина",
+            "ну что я могу сказать",
+            "я вот что хочу сказать",
+            "ой господи",
+            "в общем",
         ),
-        suffix=("вот", "понимаете", "и все", "до свидания", "вот так вот", "ясно вам"),
+        suffix=(
+            "вот",
+            "понимаете",
+            "и все",
+            "до свидания",
+            "вот так вот",
+            "ясно вам",
+            "спасибо",
+            "извините",
+            "хорошо",
+            "договорились",
+            "всего хорошего",
+            "вот такие дела",
+            "как то так",
+            "ну вы поняли",
+        ),
         ramble=(
             "я всю жизнь тут живу",
             "времена сейчас такие",
@@ -104,18 +157,64 @@ _POOLS: dict[Split, _Pools] = {
             "вы же знаете какая жизнь",
             "я старый человек",
             "давление у меня",
+            "я вот только с работы зашла",
+            "дом у нас старый пятиэтажка",
+            "мы тут с девяностого года живем",
+            "у меня тут ребенок кричит",
+            "я на кухне стою готовлю",
+            "вы уже не первый раз звоните",
+            "мне соседка говорила что вы звоните",
+            "я человек честный",
+            "ну вы сами понимаете",
+            "я вам сейчас все объясню",
+            "ну тут такое дело",
+            "я не помню точно",
         ),
-        joiners=(" ", " а ", " но ", " и ", " ну ", " так что ", " вообще "),
+        joiners=(
+            " ",
+            " а ",
+            " но ",
+            " и ",
+            " ну ",
+            " так что ",
+            " вообще ",
+            " вот ",
+            " и еще ",
+            " потом ",
+            " а так ",
+            " ну и вот ",
+            " короче ",
+            " значит ",
+        ),
     ),
     "heldout": _Pools(
         pay=("оплачу", "заплачу", "рассчитаюсь", "верну", "гашу", "перечислю", "отдам"),
         debt=("долг", "задолженность", "за квартиру", "что должна"),
         rel=("дочь его", "свекровь", "внук", "брат"),
         past=("в пятницу", "третьего дня", "неделю назад", "в начале месяца"),
-        prefix=("слушай", "ну ладно", "сынок", "девочка", "ну вот", "эм", "послушайте"),
-        suffix=("так то", "ладно", "всего доброго", "вот и все"),
-        ramble=("я одна живу", "ноги болят ходить трудно", "у нас тут дождь"),
-        joiners=(" ", " а ", " но ", " хотя ", " ну и "),
+        prefix=(
+            "слушай",
+            "ну ладно",
+            "сынок",
+            "девочка",
+            "ну вот",
+            "эм",
+            "послушайте",
+            "вы знаете",
+            "доченька",
+            "простите",
+            "ну это",
+        ),
+        suffix=("так то", "ладно", "всего доброго", "вот и все", "благодарю", "ну как-то так"),
+        ramble=(
+            "я одна живу",
+            "ноги болят ходить трудно",
+            "у нас тут дождь",
+            "я вам честно скажу",
+            "я с внуком сижу",
+            "мы тут давно живем",
+        ),
+        joiners=(" ", " а ", " но ", " хотя ", " ну и ", " ну вот ", " и потом "),
     ),
 }
 
@@ -130,8 +229,36 @@ _NOISE: dict[str, tuple[str, ...]] = {
     "перезвоните": ("перезвоните-ка",),
     "сегодня": ("седня",),
     "конечно": ("конешно",),
+    "пожалуйста": ("пожалста", "пжлст"),
+    "вообще": ("ваще",),
+    "только": ("тока",),
+    "может": ("мож",),
+    "здравствуйте": ("здрасьте",),
+    "денег": ("деньжат",),
+    "нет": ("нету",),
+    "зарплаты": ("получки",),
+    "зарплату": ("получку",),
+    "тысячу": ("тыщу",),
+    "говорю": ("грю",),
+    "что-нибудь": ("чонить",),
 }
-_KEEP = {"не", "ни", "нет", "да", "до", "к", "по", "через", "на", "в", "пока", "если", "а"}
+# "нет" → "нету" only where it means "there is none" ("денег нет"), never as the answer "нет".
+_NOISE_ONLY_AFTER = {
+    "нет": {
+        "денег", "работы", "воды", "средств", "его", "ее", "никого", "ничего", "отопления",
+        "меня", "нас", "сейчас", "вообще", "совсем", "уже", "дома", "возможности",
+    },
+}  # fmt: skip
+# When a story happened ("в ноябре был в командировке"): dates the promise must not take.
+_STORY_WHEN = (
+    "в ноябре", "в октябре", "летом", "весной", "в прошлом месяце", "в сентябре", "зимой",
+    "в прошлом году", "в январе", "в марте", "прошлой осенью", "на той неделе",
+    "пятнадцатого октября", "с десятого по двадцатое", "в августе", "под новый год",
+)  # fmt: skip
+_KEEP = {
+    "не", "ни", "нет", "да", "до", "к", "по", "через", "на", "в", "пока", "если", "а", "щас",
+    "ща", "мае", "май", "мая",
+}  # fmt: skip
 
 
 def _last(year: int, month: int) -> dt.date:
@@ -215,7 +342,9 @@ def _date_phrase(
             ]
         )
         if typed and split == "train":
-            phrase = rng.choice([f"{n}-го", f"до {n} числа", phrase])
+            phrase = rng.choice(
+                [f"{n}-го", f"до {n} числа", f"к {n}-му", f"{n} числа", f"к {n} числу", phrase]
+            )
         if n > today.day:
             return phrase, today.replace(day=n)
         year, month = _next_month(today)
@@ -251,6 +380,9 @@ def _date_phrase(
             "после праздников",
             "когда будут деньги",
             "как смогу",
+            "с получки",
+            "с аванса",
+            "как зарплату дадут",
             "",
         ]
         if split == "train"
@@ -273,6 +405,8 @@ def _amount_phrase(
                     f"{n}",
                     f"{n:,}".replace(",", " "),
                     f"{n // 1000} тысяч" if n % 1000 == 0 else f"{n}",
+                    f"{n / 1000:g}".replace(".", ",") + " тыс." if n >= 1000 else f"{n}",
+                    f"{n // 1000}к" if n % 1000 == 0 else f"{n}р",
                 ]
             )
             unit = "" if bare else rng.choice([" рублей", " руб", " р", ""])
@@ -335,8 +469,12 @@ def _asked(rng: random.Random, tags: frozenset[Tag]) -> Asked:
 def _noisy(rng: random.Random, text: str) -> str:
     words = text.split()
     out = []
-    for word in words:
-        if word in _NOISE and rng.random() < 0.35:
+    for position, word in enumerate(words):
+        if word in _NOISE_ONLY_AFTER and (
+            position == 0 or words[position - 1] not in _NOISE_ONLY_AFTER[word]
+        ):
+            pass
+        elif word in _NOISE and rng.random() < 0.35:
             word = rng.choice(_NOISE[word])
         if (
             len(word) <= 3
@@ -351,10 +489,26 @@ def _noisy(rng: random.Random, text: str) -> str:
     return " ".join(out)
 
 
+_QUESTION = re.compile(r"\b(как|где|куда|можно|какой|какие|почему|откуда|зачем|когда)\b")
+
+
 def _typed(rng: random.Random, text: str) -> str:
-    text = re.sub(r" (а|но|хотя) ", r", \1 ", text)
+    """Typed or Whisper-style text: commas between clauses, capitals, "всё", end marks."""
+    text = re.sub(r" (а|но|хотя|так что|потому что|и вот|короче|только) ", r", \1 ", text)
+    if rng.random() < 0.5:
+        text = re.sub(
+            r"^(ну|слушайте|девушка|короче|значит так|вот|ой|алло|в общем|извините|мужчина) ",
+            r"\1, ",
+            text,
+        )
+    if rng.random() < 0.4:
+        text = re.sub(r"\bвсе\b", "всё", text)
+    if rng.random() < 0.2:
+        text = re.sub(r" (я|мы|деньги|денег) ", r". \1 ", text, count=1)
     text = text[:1].upper() + text[1:]
-    return text + rng.choice([".", "!", "", "..."])
+    if _QUESTION.search(text) and rng.random() < 0.7:
+        return text + "?"
+    return text + rng.choice([".", "!", "", "...", "."])
 
 
 def _fill(
@@ -372,6 +526,12 @@ def _fill(
     if "{amount}" in phrase:
         words, gold_amount = _amount_phrase(rng, debt, typed, bare=False)
         phrase = phrase.replace("{amount}", words)
+    while "{sum}" in phrase:  # a sum told in the story: no promised amount
+        words, _ = _amount_phrase(rng, debt, typed, bare=True)
+        unit = rng.choice(["", "", " рублей", " тысяч"]) if len(words) <= 2 else ""
+        phrase = phrase.replace("{sum}", words + unit, 1)
+    while "{story_when}" in phrase:  # a time of the story: never the promised date
+        phrase = phrase.replace("{story_when}", rng.choice(_STORY_WHEN), 1)
     for slot, pool in (
         ("{pay}", pools.pay),
         ("{debt}", pools.debt),
@@ -414,6 +574,20 @@ def generate(split: Split, count: int, seed: int) -> list[LabelledTurn]:
             if not clash:
                 parts.append((other_tags, other))
                 rng.shuffle(parts)
+                if rng.random() < 0.25:
+                    third_tags, third = rng.choice(phrases)
+                    used = frozenset().union(*(t for t, _ in parts))
+                    joined = " ".join(p for _, p in parts)
+                    if (
+                        third_tags
+                        and not third_tags & used
+                        and not {Tag.CONFIRM, Tag.DENY, Tag.REFUSAL} & third_tags
+                        and not (Tag.REFUSAL in used and Tag.PROMISE_TO_PAY in third_tags)
+                        and not ("{date}" in third and "{date}" in joined)
+                        and not ("{amount" in third and "{amount" in joined)
+                        and not any(w in f" {third} " for w in (" пока ", " если ", " тогда "))
+                    ):
+                        parts.insert(rng.randrange(len(parts) + 1), (third_tags, third))
         all_tags = frozenset().union(*(t for t, _ in parts))
         lead = ""
         if rng.random() < 0.12 and all_tags and not all_tags & {Tag.CONFIRM, Tag.DENY}:

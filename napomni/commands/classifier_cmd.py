@@ -60,14 +60,14 @@ def check(settings: Settings) -> None:
     "evaluate",
     help=(
         "Оценивает модель на размеченном файле JSON-строк (как classify --evaluate) или, "
-        "без файла, на собственной отложенной части."
+        "без файла, на отложенной части и на независимом наборе."
     ),
 )
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def evaluate_command(settings: Settings, file: Path | None) -> None:
     from classifier.corpus import read_labelled
-    from classifier.data import heldout_set
+    from classifier.data import heldout_set, independent_set
     from classifier.errors import ClassifierError
     from classifier.evaluation import evaluate, format_evaluation
     from classifier.model import load_classifier
@@ -75,17 +75,23 @@ def evaluate_command(settings: Settings, file: Path | None) -> None:
     try:
         model = load_classifier(settings.models_dir)
         if file is None:
-            gold = heldout_set()
+            sets = [
+                ("Отложенная часть (свой генератор, другие фразы)", heldout_set()),
+                ("Независимый набор (написан по ситуациям, не по нашим фразам)", independent_set()),
+            ]
         else:
             try:
                 with file.open(encoding="utf-8") as stream:
-                    gold = read_labelled(stream)
+                    sets = [(str(file), read_labelled(stream))]
             except OSError as err:
                 raise click.ClickException(f"не открыть {file}: {err.strerror}") from err
     except ClassifierError as err:
         raise click.ClickException(str(err)) from err
-    predicted = [model.classify(t.text, t.context) for t in gold]
-    click.echo(format_evaluation(evaluate(gold, predicted)))
+    for number, (title, gold) in enumerate(sets):
+        if len(sets) > 1:
+            click.echo(("\n" if number else "") + f"{title}:")
+        predicted = [model.classify(t.text, t.context) for t in gold]
+        click.echo(format_evaluation(evaluate(gold, predicted)))
 
 
 @click.command("classifier", help="Классификатор: задержка на реплику (p50/p99) и загрузка модели.")
