@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev espeak-ng sox libsox-fmt-all ffmpeg \
 	kamailio baresip-core sip-tester asterisk-core-sounds-ru-wav asterisk-core-sounds-ru \
 	chromium fonts-dejavu-core tcpdump postgresql-client festival festvox-ru \
-	kannel kannel-extras zbar-tools
+	kannel kannel-extras zbar-tools libnet-smpp-perl
 
 # The local PostgreSQL server, when one answers, also runs every storage test.
 PG_LOCAL := postgresql://postgres@127.0.0.1:5432/test

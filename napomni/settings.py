@@ -61,9 +61,20 @@ class SmsSettings:
     # The address debtors open (payment links) and the gateway calls (delivery reports).
     public_url: str = _PUBLIC_URL
     dlr_token: str = field(default="", repr=False)
+    # Which gateway ``napomni messages send`` uses: Kannel's HTTP or an SMSC over SMPP.
+    gateway: str = "kannel"
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = field(default="", repr=False)
+    smpp_system_type: str = ""
+    smpp_bind: str = "transceiver"
 
     def __repr__(self) -> str:  # credentials never reach a log line or a traceback
-        return f"SmsSettings(kannel_url={self.kannel_url!r}, public_url={self.public_url!r})"
+        return (
+            f"SmsSettings(gateway={self.gateway!r}, kannel_url={self.kannel_url!r}, "
+            f"smpp={self.smpp_host}:{self.smpp_port}, public_url={self.public_url!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +225,47 @@ def _sms(env: Mapping[str, str]) -> SmsSettings:
     token = env.get("NAPOMNI_SMS_DLR_TOKEN", "").strip()
     if token and (len(token) < 16 or not token.replace("-", "").replace("_", "").isalnum()):
         raise SettingsError("NAPOMNI_SMS_DLR_TOKEN: нужно не меньше 16 букв, цифр, «-» или «_»")
+    gateway = _choice(env, "NAPOMNI_SMS_GATEWAY", "kannel", _SMS_GATEWAYS)
+    system_id = _smpp_text(env, "NAPOMNI_SMS_SMPP_SYSTEM_ID", 15)
+    if gateway == "smpp" and not system_id:
+        raise SettingsError(
+            "NAPOMNI_SMS_SMPP_SYSTEM_ID: нужен при NAPOMNI_SMS_GATEWAY=smpp (логин у оператора)"
+        )
+    host = env.get("NAPOMNI_SMS_SMPP_HOST", "").strip() or "127.0.0.1"
+    if any(c.isspace() or c in "/@" for c in host) or (":" in host and not host.startswith("[")):
+        raise SettingsError(
+            f"NAPOMNI_SMS_SMPP_HOST={host!r}: ожидается имя или адрес без порта ([::1] для IPv6)"
+        )
     return SmsSettings(
         kannel_url=_url(env, "NAPOMNI_SMS_KANNEL_URL", _KANNEL_URL),
         kannel_user=env.get("NAPOMNI_SMS_KANNEL_USER", "").strip() or "napomni",
         kannel_password=env.get("NAPOMNI_SMS_KANNEL_PASSWORD", ""),
         public_url=_url(env, "NAPOMNI_SMS_PUBLIC_URL", _PUBLIC_URL),
         dlr_token=token,
+        gateway=gateway,
+        smpp_host=host.strip("[]"),
+        smpp_port=_int(env, "NAPOMNI_SMS_SMPP_PORT", 2775, 1, 65535),
+        smpp_system_id=system_id,
+        # SMPP 3.4 fields are C strings of fixed maximum size (password 9 octets with NUL).
+        smpp_password=_smpp_text(env, "NAPOMNI_SMS_SMPP_PASSWORD", 8, strip=False),
+        smpp_system_type=_smpp_text(env, "NAPOMNI_SMS_SMPP_SYSTEM_TYPE", 12),
+        smpp_bind=_choice(env, "NAPOMNI_SMS_SMPP_BIND", "transceiver", _SMPP_BINDS),
     )
+
+
+_SMS_GATEWAYS = ("kannel", "smpp")
+_SMPP_BINDS = ("transceiver", "transmitter")
+
+
+def _smpp_text(env: Mapping[str, str], name: str, max_len: int, *, strip: bool = True) -> str:
+    raw = env.get(name, "")
+    value = raw.strip() if strip else raw
+    if not value.isascii() or not value.isprintable():
+        # The value may be a password: never repeated in the message.
+        raise SettingsError(f"{name}: только печатные латинские буквы, цифры и знаки ASCII")
+    if len(value) > max_len:
+        raise SettingsError(f"{name}: не длиннее {max_len} символов (SMPP 3.4), дано {len(value)}")
+    return value
 
 
 def make_private(data_dir: Path) -> None:

@@ -2,8 +2,8 @@
 
 The call's final transaction writes the message the script asked for
 (:func:`enqueue_after_call`); :class:`Sender` delivers it through an
-:class:`SmsGateway` (:class:`KannelGateway`); delivery reports come back through
-:func:`record_delivery_report`; the payment page and its ГОСТ QR are read with
+:class:`SmsGateway` (:class:`KannelGateway`, or ``dialer.messages.smpp.SmppGateway`` straight
+to an SMSC); delivery reports come back through :func:`record_delivery_report`; the payment page and its ГОСТ QR are read with
 :func:`open_payment_page`. :func:`can_send_message` tells a call whether it may promise one.
 """
 

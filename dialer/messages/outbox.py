@@ -50,6 +50,7 @@ __all__ = [
     "claim_due",
     "enqueue_after_call",
     "load_payee",
+    "message_by_gateway_ref",
     "payment_details",
     "record_accepted",
     "record_delivery_report",
@@ -352,6 +353,19 @@ def record_failure(
         message.status, message.reason = MessageStatus.FAILED, "rejected"
     else:
         message.status, message.next_try_at = MessageStatus.QUEUED, retry_at
+
+
+def message_by_gateway_ref(session: Session, gateway: str, ref: str) -> int | None:
+    """The outbox id of the message the gateway accepted under ``ref`` (the SMSC's message
+    id that :func:`record_accepted` stored); ``None`` if no message has it."""
+    if not ref:
+        return None
+    return session.scalar(
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.gateway == gateway, OutboxMessage.gateway_ref == ref[:64])
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
 
 
 def record_delivery_report(

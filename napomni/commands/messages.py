@@ -13,9 +13,11 @@ import click
 from napomni.settings import Settings
 
 if TYPE_CHECKING:
-    from dialer.messages import KannelGateway
+    from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["messages", "kannel_gateway"]
+    from dialer.messages import KannelGateway, SmsGateway
+
+__all__ = ["messages", "kannel_gateway", "sms_gateway"]
 
 
 def kannel_gateway(settings: Settings) -> KannelGateway:
@@ -29,12 +31,34 @@ def kannel_gateway(settings: Settings) -> KannelGateway:
     )
 
 
+def sms_gateway(settings: Settings, factory: sessionmaker[Session]) -> SmsGateway:
+    """The gateway ``NAPOMNI_SMS_GATEWAY`` names: Kannel, or an SMSC over SMPP whose
+    delivery receipts are stored in the outbox through ``factory``."""
+    if settings.sms.gateway != "smpp":
+        return kannel_gateway(settings)
+    from dialer.messages.smpp import OutboxReceipts, SmppConfig, SmppGateway
+
+    sms = settings.sms
+    config = SmppConfig(
+        host=sms.smpp_host,
+        port=sms.smpp_port,
+        system_id=sms.smpp_system_id,
+        password=sms.smpp_password,
+        system_type=sms.smpp_system_type,
+        bind="transmitter" if sms.smpp_bind == "transmitter" else "transceiver",
+    )
+    return SmppGateway(config, receipts=OutboxReceipts(factory))
+
+
 @click.group(help="СМС после звонков: отправка, состояние очереди, повтор, реквизиты, отказы.")
 def messages() -> None:
     pass
 
 
-@messages.command(help="Отправлять сообщения из очереди через Kannel (до SIGTERM/Ctrl+C).")
+@messages.command(
+    help="Отправлять сообщения из очереди через шлюз NAPOMNI_SMS_GATEWAY: Kannel или SMSC "
+    "по SMPP (до SIGTERM/Ctrl+C)."
+)
 @click.option("--once", is_flag=True, help="Один проход по очереди и выход.")
 @click.pass_obj
 def send(settings: Settings, once: bool) -> None:
@@ -47,7 +71,7 @@ def send(settings: Settings, once: bool) -> None:
     )
 
     async def main() -> None:
-        gateway = kannel_gateway(settings)
+        gateway = sms_gateway(settings, factory)
         sender = Sender(factory, gateway, config)
         try:
             if once:

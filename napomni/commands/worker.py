@@ -22,9 +22,9 @@ async def _send_messages(
     settings: Settings, factory: sessionmaker[Session], worker_id: str, stop: asyncio.Event
 ) -> None:
     from dialer.messages import Sender, SenderConfig
-    from napomni.commands.messages import kannel_gateway
+    from napomni.commands.messages import sms_gateway
 
-    gateway = kannel_gateway(settings)
+    gateway = sms_gateway(settings, factory)
     config = SenderConfig(worker_id=worker_id, page_base_url=settings.sms.public_url)
     try:
         await Sender(factory, gateway, config).run(stop)

@@ -73,6 +73,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         sa.Index("ix_messages_status_next_try_at", "status", "next_try_at"),
         sa.Index("ix_messages_account_created", "account_id", "created_at"),
+        # An SMPP receipt names the message by the SMSC's id: found through this index.
+        sa.Index("ix_messages_gateway_ref", "gateway", "gateway_ref"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -73,3 +73,43 @@ def test_sms_settings_are_parsed_and_their_secrets_never_shown(tmp_path: Path) -
         load_settings({"NAPOMNI_SMS_PUBLIC_URL": "pay.example"}, cwd=tmp_path)
     with pytest.raises(SettingsError, match="NAPOMNI_SMS_DLR_TOKEN"):
         load_settings({"NAPOMNI_SMS_DLR_TOKEN": "short"}, cwd=tmp_path)
+
+
+def test_smpp_settings_are_parsed_and_the_password_never_shown(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "NAPOMNI_SMS_GATEWAY": "SMPP",
+            "NAPOMNI_SMS_SMPP_HOST": "smsc.operator.example",
+            "NAPOMNI_SMS_SMPP_PORT": "3700",
+            "NAPOMNI_SMS_SMPP_SYSTEM_ID": "uk_tver",
+            "NAPOMNI_SMS_SMPP_PASSWORD": "pw#12345",
+            "NAPOMNI_SMS_SMPP_SYSTEM_TYPE": "napomni",
+            "NAPOMNI_SMS_SMPP_BIND": "transmitter",
+        },
+        cwd=tmp_path,
+    )
+    sms = settings.sms
+    assert (sms.gateway, sms.smpp_host, sms.smpp_port) == ("smpp", "smsc.operator.example", 3700)
+    assert (sms.smpp_system_id, sms.smpp_password) == ("uk_tver", "pw#12345")
+    assert (sms.smpp_system_type, sms.smpp_bind) == ("napomni", "transmitter")
+    assert "pw#12345" not in repr(settings)
+    assert load_settings({}, cwd=tmp_path).sms.gateway == "kannel"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"NAPOMNI_SMS_GATEWAY": "smtp"}, "NAPOMNI_SMS_GATEWAY"),
+        ({"NAPOMNI_SMS_GATEWAY": "smpp"}, "NAPOMNI_SMS_SMPP_SYSTEM_ID"),
+        ({"NAPOMNI_SMS_SMPP_SYSTEM_ID": "a-very-long-system-id"}, "NAPOMNI_SMS_SMPP_SYSTEM_ID"),
+        ({"NAPOMNI_SMS_SMPP_PASSWORD": "longer-than-8"}, "NAPOMNI_SMS_SMPP_PASSWORD"),
+        ({"NAPOMNI_SMS_SMPP_PASSWORD": "пароль"}, "NAPOMNI_SMS_SMPP_PASSWORD"),
+        ({"NAPOMNI_SMS_SMPP_PORT": "70000"}, "NAPOMNI_SMS_SMPP_PORT"),
+        ({"NAPOMNI_SMS_SMPP_HOST": "smsc:2775"}, "NAPOMNI_SMS_SMPP_HOST"),
+        ({"NAPOMNI_SMS_SMPP_BIND": "receiver"}, "NAPOMNI_SMS_SMPP_BIND"),
+    ],
+)
+def test_a_bad_smpp_setting_names_itself(tmp_path: Path, env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name) as failed:
+        load_settings(env, cwd=tmp_path)
+    assert "longer-than-8" not in str(failed.value)
