@@ -84,12 +84,24 @@ class _Step:
 _MESSAGE_PROMISE = re.compile(r"[^.!?]*\b(?:СМС|смс|SMS|сообщени\w*)\b[^.!?]*[.!?]?\s*")
 
 
+# Said instead of «пришлём в СМС» when no message may go: where the details are, without a
+# promise nobody keeps (no callback is booked for it). One fixed sentence, so it is rendered
+# with the script's other fixed lines, never at answer time.
+NO_MESSAGE_LINE = "Реквизиты для оплаты есть в вашей квитанции."
+
+
 def without_message_promise(parts: tuple[Part, ...]) -> tuple[Part, ...]:
-    """A line without its sentences promising a message («Ссылку на оплату пришлём в СМС.»)."""
+    """A line whose sentences promising a message («Ссылку на оплату пришлём в СМС.») are
+    replaced by :data:`NO_MESSAGE_LINE` (once)."""
     kept: list[Part] = []
+    replaced = False
     for part in parts:
         if isinstance(part, str):
+            found = _MESSAGE_PROMISE.search(part) is not None
             part = _MESSAGE_PROMISE.sub("", part).strip()
+            if found and not replaced:
+                part = f"{part} {NO_MESSAGE_LINE}".strip()
+                replaced = True
             if not part:
                 continue
         kept.append(part)

@@ -417,13 +417,16 @@ def test_every_script_opens_with_identity_question(name: str) -> None:
 @pytest.mark.parametrize("name", DIALOGUE)
 def test_no_message_promised_when_none_may_be_sent(name: str) -> None:
     """Caps reached, opt-out, a landline or no gateway: the robot does not say «пришлём в СМС»
-    and asks for no message (issue 15)."""
+    and asks for no message, but says where the details are (issue 15)."""
     from dataclasses import replace
+
+    from scripts.engine import NO_MESSAGE_LINE
 
     silent = replace(ACCOUNT, can_text=False)
     result = run(name, [YES, said("unaware"), DATED, YES], silent)
     assert result.outcome.kind is OutcomeKind.PROMISE
     assert "СМС" not in result.text
+    assert NO_MESSAGE_LINE in result.text  # where the details are, instead
     assert not [a for a in result.actions if isinstance(a, SendMessage)]
     assert "Договорились" in result.text or "Хорошо" in result.text
     spoken = {
@@ -433,4 +436,5 @@ def test_no_message_promised_when_none_may_be_sent(name: str) -> None:
         if isinstance(p, str)
     }
     assert not any("СМС" in p for p in spoken)  # nor rendered before the call
+    assert any(NO_MESSAGE_LINE in p for p in spoken)
     assert "СМС" in run(name, [YES, said("unaware"), DATED, YES]).text  # with messages it is
