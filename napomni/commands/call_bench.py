@@ -93,8 +93,19 @@ class _Level:
         return sum(1 for r in self.reports if r.failure_reason or r.outcome is None)
 
 
+# How long the bench's debtors let the phone ring (s): people pick up after one to six
+# seconds, so calls dialled together are answered apart and their turns do not fall in
+# one second. ``--pickup together`` keeps the worst case: every debtor at once, in step.
+_PICKUP_SPREAD_S = (1.0, 6.0)
+
+
 async def _level(
-    settings: Settings, session: CallSession, calls: int, workdir: Path, excluded: set[int]
+    settings: Settings,
+    session: CallSession,
+    calls: int,
+    workdir: Path,
+    excluded: set[int],
+    together: bool,
 ) -> _Level:
     """Run ``calls`` calls at once; the reports and the robot's CPU (children included)."""
     from dialer.runner import ScriptBook
@@ -111,11 +122,17 @@ async def _level(
     today = dt.date(2026, 11, 23)
     promise = personas(today)[0]
     voices = settings.data_dir / "cache" / "debtor-voices"
-    specs = [spec_for(promise, f"bench{n}", voices) for n in range(calls)]
+    rng = random.Random()
+    specs = [
+        dataclasses.replace(
+            spec_for(promise, f"bench{n}", voices),
+            answer_delay_s=0.0 if together else rng.uniform(*_PICKUP_SPREAD_S),
+        )
+        for n in range(calls)
+    ]
     script = ScriptBook().get("soft_reminder")
     # Each call's debt differs (as each account's does), so the lines naming it are new to
     # the synthesis cache on every run: made live or ahead of time, never from an old run.
-    rng = random.Random()
     debts = [Decimal(rng.randrange(100_000, 9_000_000)) / 100 for _ in range(calls)]
     accounts = [
         AccountVariables(
@@ -232,17 +249,25 @@ _STAGE_NAMES = {
     help="Сколько раз повторить каждый уровень (прогон на выносливость: 8 × 25 = 200 звонков).",
 )  # fmt: skip
 @click.option(
+    "--pickup", type=click.Choice(["spread", "together"]), default="spread", show_default=True,
+    help="Когда должники снимают трубку: spread — через 1–6 с звонка, как люди; together — все "
+    "сразу, и дальше отвечают в одну секунду (худший случай).",
+)  # fmt: skip
+@click.option(
     "--busy-core", is_flag=True,
     help="Занять одно ядро посторонним процессом на время замера (как на сервере с другой работой).",
 )  # fmt: skip
 @click.pass_obj
-def bench_calls(settings: Settings, levels: str, engine: str, rounds: int, busy_core: bool) -> None:
+def bench_calls(
+    settings: Settings, levels: str, engine: str, rounds: int, pickup: str, busy_core: bool
+) -> None:
     import subprocess
     import sys
 
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy_core else None
     try:
-        _bench_calls(settings, levels, engine, rounds, {busy.pid} if busy else set())
+        excluded = {busy.pid} if busy else set()
+        _bench_calls(settings, levels, engine, rounds, excluded, together=pickup == "together")
     finally:
         if busy is not None:
             busy.kill()
@@ -250,7 +275,13 @@ def bench_calls(settings: Settings, levels: str, engine: str, rounds: int, busy_
 
 
 def _bench_calls(
-    settings: Settings, levels: str, engine: str, rounds: int, excluded: set[int]
+    settings: Settings,
+    levels: str,
+    engine: str,
+    rounds: int,
+    excluded: set[int],
+    *,
+    together: bool,
 ) -> None:
     """The levels, each ``rounds`` times; ``excluded`` processes are not the robot's CPU."""
     import tempfile
@@ -266,14 +297,22 @@ def _bench_calls(
     recognizer, engine_note = _recognizer(settings, engine, max(counts, default=1))
     parts = build_session_parts(settings, None, recognizer)
     session = CallSession(parts, SessionConfig())
-    click.echo(f"Ядер: {os.cpu_count()}; распознавание: {engine_note}")
+    pickup_note = (
+        "все сразу, в такт"
+        if together
+        else f"через {_PICKUP_SPREAD_S[0]:.0f}–{_PICKUP_SPREAD_S[1]:.0f} с звонка"
+    )
+    click.echo(
+        f"Ядер: {os.cpu_count()}; распознавание: {engine_note}; должники снимают трубку "
+        f"{pickup_note}"
+    )
     best: tuple[int, float] | None = None
     lost_total = 0
     with tempfile.TemporaryDirectory(prefix="napomni-bench-calls-") as work:
         for calls in counts:
             load = os.getloadavg()[0]
             runs = [
-                asyncio.run(_level(settings, session, calls, Path(work), excluded))
+                asyncio.run(_level(settings, session, calls, Path(work), excluded, together))
                 for _ in range(rounds)
             ]
             level = _Level(
@@ -306,8 +345,7 @@ def _bench_calls(
             )
             for line in _breakdown(level.reports):
                 click.echo(line)
-            for reason in sorted({r.failure_reason or "без итога" for r in level.reports
-                                  if r.failure_reason or r.outcome is None}):  # fmt: skip
+            for reason in sorted({_failure(r) for r in level.reports if _lost(r)}):
                 click.echo(f"  сбой: {reason[:160]}")
             if p95 <= _P95_LIMIT_MS and w95 <= _FIRST_WORD_LIMIT_MS and failed == 0:
                 best = (calls, per_core)
@@ -324,6 +362,14 @@ def _bench_calls(
         # Every simulated debtor answers: a call not answered, without an outcome or with a
         # failure is the robot's fault (a soak run exists to find them).
         raise click.ClickException(f"звонков без итога, «не ответил» или со сбоем: {lost_total}")
+
+
+def _failure(report: CallReport) -> str:
+    """What went wrong with a lost call: its outcome, SIP status and reason."""
+    result = report.result
+    status = f"SIP {result.sip_status} " if result.sip_status else ""
+    reason = report.failure_reason or result.reason or "без итога"
+    return f"{result.outcome.value}: {status}{reason}"
 
 
 def _lost(report: CallReport) -> bool:
