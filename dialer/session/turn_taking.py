@@ -47,15 +47,20 @@ _LINE_CHECK: Final = frozenset(
 )  # fmt: skip
 # Said on picking up before hearing anything; «да» and «слушаю» answer only after that.
 _PICKUP: Final = _LINE_CHECK | {"да", "слушаю", "слушаем", "ну", "на", "связи", "вам"}
-# «Алло» as recognisers hear it on a phone line (Whisper base: «алюму», «алле», «ало-ало»).
-_ALLO: Final = re.compile(r"^ал+[оёеэюяу]\w{0,3}$")
+# «Алло» as recognisers hear it on a phone line: Whisper base made of a quiet «Алло? Алло?»
+# «алюму», «аллуно», «алму», «алма», «алину», «алле», «ало-ало» — any short «ал…» word. Names
+# that look like it stay names («это Алла» answers who is there).
+_ALLO: Final = re.compile(r"^ал+[а-яё]{0,4}$")
+_NAMES_LIKE_ALLO: Final = frozenset({"алла", "алина", "алиса", "алик", "алан", "алсу"})
 # «кто это?» checks the line; «это я» answers who they are.
 _SELF: Final = re.compile(r"\bэто\s+я\b|\bя\s+слушаю\b")
 
 
 def _words(text: str) -> list[str]:
     words = _WORD.findall(text.lower().replace("ё", "е"))
-    return ["алло" if _ALLO.match(word) else word for word in words]
+    return [
+        "алло" if _ALLO.match(word) and word not in _NAMES_LIKE_ALLO else word for word in words
+    ]
 
 
 def is_line_check(text: str) -> bool:
