@@ -15,6 +15,15 @@ after the robot starts talking, over it; ``reply_delay_s`` — answers late; ``c
 for the robot again. Other behaviours: ``busy`` (486), ``no_answer`` (rings until
 cancelled) and ``voicemail`` (a long announcement, then silence).
 
+A ``collector`` is a human collector's phone (an extension such as ``201``): it rings for
+``answer_delay_s``, answers, plays its ``greeting`` WAV, records what it hears and, with
+``hangup_after_greeting``, hangs up after it. A debtor the robot transfers (REFER) follows
+the transfer when ``accept_transfer`` (baresip has already answered the REFER 202): it dials
+the target, gives up after ``transfer_ring_s``, and on the new call plays its greeting
+again and records to ``<user>-<n>-transfer.wav``, reported as ``transfer_answered``,
+``transfer_failed`` (with the SIP status, which baresip sends back in the NOTIFY sipfrag)
+and ``transfer_closed``; without it the transfer is refused with a 603 sipfrag.
+
 The process reports on stdout, one JSON object per line: ``{"event": "ready"}`` once all
 debtors are registered, then ``call_answered``, ``call_rejected``, ``call_cancelled`` and
 ``call_closed`` (with the recording path and the number of answers given).
@@ -28,7 +37,7 @@ import contextlib
 import json
 import sys
 import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -41,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DebtorBehaviour", "DebtorProcessConfig", "DebtorSpec", "main"]
 
-DebtorBehaviour = Literal["answer", "busy", "no_answer", "voicemail"]
+DebtorBehaviour = Literal["answer", "busy", "no_answer", "voicemail", "collector"]
 
 _FRAME_S: Final = FRAME_MS / 1000
 _SPEECH_RMS: Final = 400.0
@@ -71,12 +80,14 @@ class DebtorSpec:
     talk_over_from: int = 0
     reply_delay_s: float = 0.0
     check_line_at: int | None = None
+    accept_transfer: bool = True
+    transfer_ring_s: float = 10.0
 
 
 _SPEC_FIELDS: Final = (
     "greeting", "dtmf", "hangup_after_greeting", "answer_delay_s", "pause_s", "hello",
     "hello_after_s", "hangup_silence_s", "talk_over_s", "talk_over_from", "reply_delay_s",
-    "check_line_at",
+    "check_line_at", "accept_transfer", "transfer_ring_s",
 )  # fmt: skip
 
 
@@ -281,9 +292,34 @@ class _Debtor:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def on_incoming(self, call: baresip.Call) -> None:
-        task = asyncio.get_running_loop().create_task(self.serve(call))
+        self._spawn(self.serve(call))
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def follow_transfer(self, call: baresip.Call, number: int) -> None:
+        """Execute (or refuse) the robot's REFER: dial the target and talk there."""
+        import baresip
+
+        user = self.spec.user
+        try:
+            if not self.spec.accept_transfer:
+                await call.reject_transfer(603)
+                _report("transfer_rejected", user=user, call=number)
+                return
+            target = await call.accept_transfer()
+            try:
+                await target.wait_established(self.spec.transfer_ring_s)
+            except baresip.CallFailed as err:  # CallTimeout has hung up (CANCEL) already
+                _report("transfer_failed", user=user, call=number, status=err.status)
+                return
+            path = Path(self.config.record_dir) / f"{user}-{number}-transfer.wav"
+            await self._converse(target, path, number, transferred=True)
+            _report("transfer_closed", user=user, call=number, recording=str(path))
+        except baresip.BaresipError as err:
+            _report("call_error", user=user, call=number, error=type(err).__name__)
 
     async def serve(self, call: baresip.Call) -> None:
         import baresip
@@ -311,24 +347,35 @@ class _Debtor:
             _report("call_error", user=user, call=number, error=type(err).__name__)
 
     async def _talk(self, call: baresip.Call, number: int) -> None:
-        import baresip
-
         if self.spec.answer_delay_s:
             await asyncio.sleep(self.spec.answer_delay_s)
         path = Path(self.config.record_dir) / f"{self.spec.user}-{number}.wav"
+        call.on_transfer_request(lambda _request: self._spawn(self.follow_transfer(call, number)))
+        await call.answer()
+        given = await self._converse(call, path, number, transferred=False)
+        _report("call_closed", user=self.spec.user, call=number, recording=str(path), answers=given)
+
+    async def _converse(
+        self, call: baresip.Call, path: Path, number: int, *, transferred: bool
+    ) -> int:
+        """Record an answered call to ``path`` and play the script (or, transferred, the
+        greeting alone) until it closes; the number of answers given."""
+        import baresip
+
         with wave.open(str(path), "wb") as recording:
             recording.setnchannels(1)
             recording.setsampwidth(2)
             recording.setframerate(SAMPLE_RATE_HZ)
             leg = _CallLeg(call, recording, self.spec.pause_s)
             call.on(leg.on_event)
-            await call.answer()
             await call.wait_established(10)
-            _report("call_answered", user=self.spec.user, call=number)
+            answered = "transfer_answered" if transferred else "call_answered"
+            _report(answered, user=self.spec.user, call=number)
             listener = asyncio.get_running_loop().create_task(leg.listen())
             given = 0
             try:
-                given = await asyncio.wait_for(self._script(leg), self.config.max_call_s)
+                script = self._greet(leg) if transferred else self._script(leg)
+                given = await asyncio.wait_for(script, self.config.max_call_s)
                 await asyncio.wait_for(leg.closed.wait(), self.config.max_call_s)
             except TimeoutError:
                 with contextlib.suppress(baresip.BaresipError):
@@ -337,7 +384,16 @@ class _Debtor:
             finally:
                 leg.closed.set()
                 await listener
-        _report("call_closed", user=self.spec.user, call=number, recording=str(path), answers=given)
+        return given
+
+    async def _greet(self, leg: _CallLeg) -> int:
+        """On a transferred call: the greeting, then hang up if the spec says so."""
+        await asyncio.sleep(0.05)
+        if self.greeting:
+            await leg.speak(self.greeting)
+        if self.spec.hangup_after_greeting and not leg.closed.is_set():
+            await leg.call.hangup()
+        return 0
 
     async def _script(self, leg: _CallLeg) -> int:
         """Greeting, DTMF, then one answer per robot turn; the number of answers given."""

@@ -19,7 +19,7 @@ from typing import Final
 
 from dialer.sandbox.debtor import DebtorProcessConfig, DebtorSpec
 from dialer.sandbox.errors import SandboxError
-from dialer.sandbox.ports import free_udp_port, free_udp_range
+from dialer.sandbox.ports import free_sip_port, free_udp_range
 from dialer.sandbox.processes import SPAWN_OPTIONS, stop_group
 
 __all__ = ["DebtorEvent", "DebtorPool", "running_debtors"]
@@ -49,7 +49,7 @@ class DebtorPool:
         self.config = DebtorProcessConfig(
             registrar=registrar,
             password=password,
-            listen_port=free_udp_port(),
+            listen_port=free_sip_port(),
             rtp_port_min=rtp_min,
             rtp_port_max=rtp_max,
             record_dir=str(self.record_dir),

@@ -3,6 +3,8 @@
 The configuration is the package's ``data/kamailio.cfg`` (the verified bench config of
 ``reference/sip-testbench.md``) with the host, ports and password filled in. Users whose
 name starts with ``sipp`` are routed to the sipp port, everyone else by registration.
+``refuse_refer`` answers every REFER 403, as a trunk that does not transfer calls does (it
+turns on record-routing, since an in-dialog REFER passes the proxy only then).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class KamailioOptions:
     invite_auth: InviteAuth = "none"
     record_route: bool = False
     robot_user: str = "robot"
+    refuse_refer: bool = False
 
 
 class Kamailio:
@@ -127,8 +130,10 @@ class Kamailio:
             defines.append("INV401")
         elif o.invite_auth == "407":
             defines.append("INV407")
-        if o.record_route:
+        if o.record_route or o.refuse_refer:
             defines.append("WITH_RR")
+        if o.refuse_refer:
+            defines.append("NO_REFER")
         return defines
 
     def _render(self, modules: Path) -> str:

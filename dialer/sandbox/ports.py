@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-__all__ = ["LOCALHOST", "free_udp_port", "free_udp_range"]
+__all__ = ["LOCALHOST", "free_sip_port", "free_udp_port", "free_udp_range"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -15,6 +15,19 @@ def free_udp_port(host: str = LOCALHOST) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_sip_port(host: str = LOCALHOST) -> int:
+    """A port free over UDP and TCP alike a moment ago (baresip listens for SIP on both)."""
+    for _ in range(50):
+        port = free_udp_port(host)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                tcp.bind((host, port))
+        except OSError:
+            continue  # taken over TCP: another
+        return port
+    raise OSError(f"no port free over UDP and TCP on {host}")
 
 
 def free_udp_range(size: int, host: str = LOCALHOST) -> tuple[int, int]:

@@ -19,14 +19,30 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from dialer.telephony.config import SipConfig
-from dialer.telephony.errors import AdapterUnavailable, RegistrationFailed, TelephonyError
+from dialer.telephony.errors import (
+    AdapterUnavailable,
+    CallNotActive,
+    RegistrationFailed,
+    TelephonyError,
+    TransferError,
+    TransferRefused,
+    TransferTargetFailed,
+    TransferTimedOut,
+)
 from dialer.telephony.media import MediaCall
-from dialer.telephony.port import FRAME_BYTES, FRAME_MS, SAMPLE_RATE_HZ, HangupBy, Outcome
+from dialer.telephony.port import (
+    FRAME_BYTES,
+    FRAME_MS,
+    SAMPLE_RATE_HZ,
+    TRANSFERRED,
+    HangupBy,
+    Outcome,
+)
 
 if TYPE_CHECKING:
     import baresip as bs
 
-__all__ = ["BaresipCall", "BaresipTelephone"]
+__all__ = ["BaresipCall", "BaresipTelephone", "transfer_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +51,38 @@ _REGISTER_TIMEOUT_S: Final = 10.0
 _READ_BYTES: Final = FRAME_BYTES * 10
 _EARLY_CLOSES_KEPT: Final = 256
 _PORT_TRIES: Final = 5
+# The stack's CALL_CLOSED text once the far end reports the transferred call answered (its
+# spelling, matched verbatim).
+_TRANSFERRED_TEXT: Final = "Call transfered"
+_TRANSFER_SETTLE_S: Final = 0.3
+# Final responses that refuse a REFER itself (not allowed, not implemented, no such dialog,
+# bad event package). baresip reports a refused REFER and a failing NOTIFY sipfrag alike
+# ("CALL_TRANSFER_FAILED 403 Forbidden"), so the status decides: these statuses, from the
+# REFER or from a sipfrag, mean "this line does not transfer" and the caller bridges
+# instead — bridging when in doubt costs a second leg, not a lost debtor.
+_REFER_REFUSALS: Final = frozenset({400, 403, 405, 420, 481, 488, 489, 501})
+
+
+def transfer_failure(status: int | None, reason: str, text: str) -> TelephonyError:
+    """The port's error for baresip's ``TransferFailed`` (``status``/``reason`` of its text).
+
+    A status in the REFER-refusal set is ``TransferRefused``; any other status came from the
+    target (the NOTIFY's sipfrag: 486, 480, 408, 487 …) and is ``TransferTargetFailed``; no
+    status is a timeout, or the call closing before any outcome (``CallNotActive``).
+    """
+    if status is None:
+        if "closed before" in text:
+            return CallNotActive(f"звонок завершился до исхода перевода: {reason or text}")
+        if "no transfer outcome" in text:
+            return TransferTimedOut(f"нет исхода перевода: {text}", reason=reason)
+        return TransferError(f"перевод не удался: {text}", reason=reason)
+    if status in _REFER_REFUSALS:
+        return TransferRefused(
+            f"перевод отклонён: SIP {status} {reason}", status=status, reason=reason
+        )
+    return TransferTargetFailed(
+        f"адресат перевода не ответил: SIP {status} {reason}", status=status, reason=reason
+    )
 
 
 def _import_baresip() -> object:
@@ -76,6 +124,9 @@ class BaresipCall(MediaCall):
 
         if event.event is baresip.Event.CALL_CLOSED and self.answered:
             reason = event.text or ""
+            if reason == _TRANSFERRED_TEXT:
+                self.finish_answered("robot", TRANSFERRED)
+                return
             by: HangupBy = "network" if "rtp" in reason.lower() else "remote"
             self.finish_answered(by, reason)
 
@@ -133,6 +184,27 @@ class BaresipCall(MediaCall):
 
         with contextlib.suppress(baresip.StaleHandleError):
             await self._native.hangup()
+
+    async def _transfer(self, target_uri: str, timeout_s: float) -> None:
+        import baresip
+
+        try:
+            await self._native.transfer(target_uri, timeout=timeout_s)
+        except baresip.TransferFailed as err:
+            # A transferee whose caller hangs up while the target rings cancels the new call
+            # and reports it (sipfrag 487) just before its BYE: wait a moment for that BYE,
+            # so the caller is not told the call is still up when it is not.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait_ended(), _TRANSFER_SETTLE_S)
+            if self.is_ended:
+                raise CallNotActive(
+                    f"call {self.call_id}: звонок завершился во время перевода"
+                ) from err
+            raise transfer_failure(err.status, err.reason, str(err)) from err
+        except baresip.StaleHandleError as err:
+            raise CallNotActive(f"call {self.call_id}: звонок уже завершён") from err
+        except baresip.BaresipError as err:
+            raise TransferError(f"REFER не отправлен: {err}") from err
 
     def _on_finished(self) -> None:
         if self._reader is not None and self._reader is not asyncio.current_task():

@@ -7,16 +7,29 @@ clock that sends the next queued frame — or silence — to the other side, exa
 RTP stream, so pacing, barge-in and hang-up behave as on a real line. The far side is
 taken with :meth:`LoopbackSubscriber.next_call` and speaks the same port, plus
 :meth:`LoopbackCall.send_dtmf`.
+
+A blind transfer re-wires the far side to the target subscriber (the exchange plays the
+transferee); ``LoopbackExchange(refer_allowed=False)`` refuses REFER like a trunk that
+does not transfer (403), and :meth:`LoopbackCall.stop_media` makes a side fall silent as a
+dead line does (no RTP at all).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import deque
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from dialer.telephony.errors import (
+    CallNotActive,
+    TransferRefused,
+    TransferTargetFailed,
+    TransferTimedOut,
+    TransferUnsupported,
+)
 from dialer.telephony.media import MediaCall
 from dialer.telephony.port import FRAME_BYTES, FRAME_MS, Outcome
 
@@ -44,9 +57,10 @@ _ids = itertools.count(1)
 class LoopbackCall(MediaCall):
     """One side of an in-process call."""
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, exchange: LoopbackExchange | None = None) -> None:
         super().__init__(call_id)
         self._peer: LoopbackCall | None = None
+        self._exchange = exchange
         self._tx: deque[bytes] = deque()
         self._clock: asyncio.Task[None] | None = None
 
@@ -64,6 +78,37 @@ class LoopbackCall(MediaCall):
             self._peer.deliver_frame(frame)
             tick += 1
             await asyncio.sleep(max(0.0, start + tick * _FRAME_S - loop.time()))
+
+    def stop_media(self) -> None:
+        """Stop sending audio altogether, as a dead line or a crashed phone does (no RTP)."""
+        if self._clock is not None:
+            self._clock.cancel()
+
+    async def _transfer(self, target_uri: str, timeout_s: float) -> None:
+        far, exchange = self._peer, self._exchange
+        if far is None or exchange is None:
+            raise TransferUnsupported("эта сторона звонка не может переводить (не робот)")
+        if not exchange.refer_allowed:
+            raise TransferRefused(
+                "перевод отклонён: SIP 403 Forbidden", status=403, reason="Forbidden"
+            )
+        number = target_uri.removeprefix("sip:").split("@", 1)[0]
+        subscriber = exchange.lookup(number)
+        if subscriber is None:
+            raise TransferTargetFailed("SIP 404 Not Found", status=404, reason="Not Found")
+        match subscriber.behaviour:
+            case "answer":
+                far._peer = subscriber._answer_transferred(far)
+                self._peer = None
+            case "no_answer":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wait_ended(), timeout_s)
+                if self.is_ended:
+                    raise CallNotActive(f"call {self.call_id}: звонок завершился во время перевода")
+                raise TransferTimedOut(f"нет исхода перевода за {timeout_s:g} с")
+            case "busy" | "reject" | "unreachable" as final:
+                status, reason = _FINALS[final]
+                raise TransferTargetFailed(f"SIP {status} {reason}", status=status, reason=reason)
 
     async def send_dtmf(self, digits: str) -> None:
         """Press keys towards the other side (out of band, like RFC 2833)."""
@@ -120,6 +165,13 @@ class LoopbackSubscriber:
         self._answered.put_nowait(far)
         return far
 
+    def _answer_transferred(self, transferee: LoopbackCall) -> LoopbackCall:
+        """Answer a call transferred to this number; ``transferee`` keeps its own clock."""
+        far = LoopbackCall(transferee.call_id + "-xfer")
+        far._connect(transferee)
+        self._answered.put_nowait(far)
+        return far
+
 
 class LoopbackTelephone:
     """The robot's telephone on a :class:`LoopbackExchange`."""
@@ -129,7 +181,7 @@ class LoopbackTelephone:
 
     async def dial(self, number: str, ring_timeout_s: float) -> LoopbackCall:
         """Call a subscriber; a failed call returns with its final result set."""
-        call = LoopbackCall(f"loopback-{next(_ids)}")
+        call = LoopbackCall(f"loopback-{next(_ids)}", self._exchange)
         subscriber = self._exchange.lookup(number)
         if subscriber is None:
             call.finish_failed(404, "Not Found")
@@ -150,8 +202,9 @@ class LoopbackTelephone:
 class LoopbackExchange:
     """Subscribers by number, and telephones that call them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, refer_allowed: bool = True) -> None:
         self._subscribers: dict[str, LoopbackSubscriber] = {}
+        self.refer_allowed = refer_allowed
 
     def subscriber(self, number: str, behaviour: Behaviour = "answer") -> LoopbackSubscriber:
         """Add (or replace) a number with a behaviour."""

@@ -17,9 +17,12 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Final
 
+from dialer.telephony.errors import CallNotActive, TransferUnsupported
 from dialer.telephony.port import (
     FRAME_BYTES,
     FRAME_MS,
+    TRANSFER_TIMEOUT_S,
+    TRANSFERRED,
     Audio,
     CallResult,
     HangupBy,
@@ -162,6 +165,19 @@ class MediaCall:
         await self._ended.wait()
         return self._result
 
+    async def blind_transfer(
+        self, target_uri: str, timeout_s: float = TRANSFER_TIMEOUT_S
+    ) -> CallResult:
+        """Hand the call to ``target_uri`` (REFER); the final result once it is handed over."""
+        if not target_uri or any(c in target_uri for c in ' <>"\r\n'):
+            raise ValueError("адрес перевода содержит недопустимые символы")
+        if not self.answered or self._ended.is_set():
+            raise CallNotActive(f"call {self._call_id}: перевести можно только идущий звонок")
+        self.stop_playback()
+        await self._transfer(target_uri, timeout_s)
+        self.finish_answered("robot", TRANSFERRED)
+        return self._result
+
     # -- for adapters -----------------------------------------------------------------
 
     def mark_answered(self, status: int = 200, reason: str = "OK") -> None:
@@ -246,6 +262,13 @@ class MediaCall:
 
     async def _send_hangup(self) -> None:
         raise NotImplementedError
+
+    async def _transfer(self, target_uri: str, timeout_s: float) -> None:
+        """Send the REFER and wait for the outcome; raise a ``TransferError`` on failure."""
+        raise TransferUnsupported(
+            f"{type(self).__name__}: перевод звонка (REFER) не поддерживается; "
+            "соедините через робота (dialer.telephony.bridge)"
+        )
 
     def _on_finished(self) -> None:
         """Release adapter resources after the end (optional)."""

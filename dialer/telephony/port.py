@@ -16,6 +16,12 @@ against the in-process pair and against real SIP peers):
   its final :class:`CallResult` already set (busy, no answer, …), not as an exception.
   ``hangup()`` works in any state and returns the final result.
 - Whoever dials owns the call: it must end with ``hangup()`` or the far end's hang-up.
+- ``blind_transfer()`` hands an answered call to another party by SIP REFER and waits for
+  the outcome: on success the call has ended for the robot (reason :data:`TRANSFERRED`);
+  on failure it raises a :class:`~dialer.telephony.errors.TransferError` and the call is
+  still up with the robot. ``TransferUnsupported`` (the adapter cannot) and
+  ``TransferRefused`` (the far end refused the REFER) mean: bridge the call instead
+  (:func:`dialer.telephony.bridge.bridge`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ __all__ = [
     "FRAME_BYTES",
     "FRAME_MS",
     "SAMPLE_RATE_HZ",
+    "TRANSFERRED",
+    "TRANSFER_TIMEOUT_S",
     "Audio",
     "Call",
     "CallResult",
@@ -43,6 +51,11 @@ FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE_HZ * FRAME_MS // 1000 * 2
 
 HangupBy = Literal["robot", "remote", "network"]
+
+#: ``CallResult.reason`` of a call the robot handed over by a blind transfer.
+TRANSFERRED = "transferred"
+#: How long ``blind_transfer()`` waits for the outcome by default (the target rings meanwhile).
+TRANSFER_TIMEOUT_S = 30.0
 
 #: What ``play()`` accepts: raw s16le bytes, or frames, synchronous or streamed.
 Audio = bytes | Iterable[bytes] | AsyncIterable[bytes]
@@ -141,6 +154,18 @@ class Call(Protocol):
 
     async def wait_ended(self) -> CallResult:
         """Wait until the call has ended, by either side; returns the final result."""
+        ...
+
+    async def blind_transfer(
+        self, target_uri: str, timeout_s: float = TRANSFER_TIMEOUT_S
+    ) -> CallResult:
+        """Hand the answered call to ``target_uri`` (REFER); the final result on success.
+
+        ``target_uri`` is a SIP URI (``SipConfig.uri_for(number)``). Raises
+        ``TransferUnsupported``, ``TransferRefused``, ``TransferTargetFailed`` (with the
+        sipfrag's SIP status) or ``TransferTimedOut``, the call still up; ``CallNotActive``
+        when the call is not (or no longer) up.
+        """
         ...
 
 

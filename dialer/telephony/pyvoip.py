@@ -29,6 +29,8 @@ Refused (``UnsupportedByAdapter``)
     * A 407 challenge on INVITE (trunks that demand proxy auth): pyVoIP cannot answer it;
       the call is refused at once naming the baresip adapter, instead of hanging forever.
     * TCP/TLS transports, full ``sip:`` URIs as numbers, a codec list without PCMU.
+    * Blind transfer (pyVoIP sends no REFER): ``blind_transfer()`` raises
+      ``TransferUnsupported``; the caller bridges the call through the robot instead.
 Known and left
     * The SIP receive thread starts 1 s after ``start()`` (``start`` waits for it).
     * Caller ID cannot be set (no headers on pyVoIP's INVITE).

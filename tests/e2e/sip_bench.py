@@ -32,6 +32,8 @@ __all__ = [
     "active_seconds",
     "require_sip_tools",
     "sip_bench",
+    "tone_pcm",
+    "tone_seconds",
     "voices",
 ]
 
@@ -180,3 +182,32 @@ def active_seconds(pcm: bytes, threshold_rms: float = 500.0) -> float:
         return 0.0
     rms = np.sqrt(np.mean(s[: frames * 160].reshape(frames, 160) ** 2, axis=1))
     return float(np.count_nonzero(rms > threshold_rms)) * 0.02
+
+
+def tone_pcm(freq_hz: float, seconds: float, amplitude: int = 8000) -> bytes:
+    """A sine tone as 8 kHz s16le samples (a side's signature sound in a two-way test)."""
+    t = np.arange(int(seconds * 8000)) / 8000.0
+    return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype("<i2").tobytes()
+
+
+def tone_seconds(pcm: bytes, freq_hz: float, tolerance_hz: float = 40.0) -> float:
+    """Seconds of 100 ms windows whose sound is mostly a tone at ``freq_hz``.
+
+    A window counts when it is loud (RMS > 300) and more than half of its energy lies within
+    ``tolerance_hz`` of the frequency: robust to G.711, jitter-buffer drops and the other
+    side's tone being elsewhere in the spectrum.
+    """
+    s = _samples(pcm)
+    size = 800
+    windows = len(s) // size
+    found = 0
+    freqs = np.fft.rfftfreq(size, 1 / 8000)
+    band = np.abs(freqs - freq_hz) <= tolerance_hz
+    for i in range(windows):
+        w = s[i * size : (i + 1) * size]
+        if np.sqrt(np.mean(w * w)) <= 300.0:
+            continue
+        power = np.abs(np.fft.rfft(w * np.hanning(size))) ** 2
+        if power[band].sum() > 0.5 * power.sum():
+            found += 1
+    return found * 0.1

@@ -37,6 +37,8 @@ class Line(Protocol):
 
     def sipp(self, scenario: Scenario) -> SippRun | None: ...
 
+    def uri_for(self, number: str) -> str: ...
+
 
 @dataclass
 class _FarEnd:
@@ -109,6 +111,9 @@ class LoopbackLine:
     def sipp(self, scenario: Scenario) -> SippRun | None:
         return None
 
+    def uri_for(self, number: str) -> str:
+        return f"sip:{number}@loopback"
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -131,6 +136,9 @@ class SipLine:
 
     def sipp(self, scenario: Scenario) -> SippRun | None:
         return self.bench.sipp(scenario)
+
+    def uri_for(self, number: str) -> str:
+        return f"sip:{number}@{self.bench.kamailio.address}"
 
 
 def robot_config(bench: SipBench) -> SipConfig:

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from dialer.telephony.errors import TransferTargetFailed, TransferUnsupported
 from dialer.telephony.port import FRAME_BYTES, Call, Outcome
 from tests.dialer.telephony.conftest import Line
 from tests.e2e.sip_bench import SAME_SPEECH, Voices, active_seconds, best_correlation
@@ -156,3 +157,18 @@ async def test_play_after_stop_works_and_hangup_is_idempotent(line: Line) -> Non
     second = await call.hangup()
     assert first == second
     assert await call.play(tone(0.2)) is False
+
+
+async def test_transfer_to_an_unknown_number_keeps_the_call(line: Line) -> None:
+    """REFER accepted, the target 404: the sipfrag's status comes back, the call stays up.
+    An adapter that cannot transfer says so with ``TransferUnsupported`` (then: bridge)."""
+    call = await line.telephone.dial("listener", RING_S)
+    expected = TransferUnsupported if line.kind == "pyvoip" else TransferTargetFailed
+    with pytest.raises(expected) as failed:
+        await call.blind_transfer(line.uri_for("nobody"), timeout_s=10)
+    if line.kind != "pyvoip":
+        assert failed.value.status == 404
+    assert not call.result.ended
+    assert await call.play(tone(0.2)) is True
+    result = await call.hangup()
+    assert result.hangup_by == "robot"
