@@ -6,7 +6,7 @@ Import failures have their own subtree in :mod:`storage.importing.errors`, roote
 
 from __future__ import annotations
 
-__all__ = ["OrganisationNotFound", "StorageError"]
+__all__ = ["CollectorLineRefused", "OrganisationNotFound", "StorageError"]
 
 
 class StorageError(Exception):
@@ -15,3 +15,7 @@ class StorageError(Exception):
 
 class OrganisationNotFound(StorageError):
     """No organisation by that name (or several and none named)."""
+
+
+class CollectorLineRefused(StorageError):
+    """A collector's extension or line status cannot be set; the message names the field."""

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Organisation, utc_now
-from storage.models.users import User, UserOrganisation, UserRole, WebSession
+from storage.models.users import CollectorLine, User, UserOrganisation, UserRole, WebSession
 from web.access import Principal
 from web.errors import UserError
 from web.passwords import verify_password
@@ -232,10 +232,13 @@ class UserRow:
     active: bool
     sessions: int
     last_login_at: dt.datetime | None
+    extension: str | None = None  # a collector's SIP extension
+    line_status: str | None = None  # a collector's: online, busy, away
 
 
 def list_users(session: Session, now: dt.datetime, idle_s: int) -> list[UserRow]:
-    """Every user with the sessions open now (not ended, used within ``idle_s``)."""
+    """Every user with the sessions open now (not ended, used within ``idle_s``), and a
+    collector's extension and line status."""
     open_sessions = dict(
         session.execute(
             sa.select(WebSession.user_id, sa.func.count())
@@ -246,6 +249,21 @@ def list_users(session: Session, now: dt.datetime, idle_s: int) -> list[UserRow]
             .group_by(WebSession.user_id)
         ).all()
     )
+    extensions: dict[int, str | None] = {
+        user_id: extension
+        for user_id, extension in session.execute(
+            sa.select(UserOrganisation.user_id, sa.func.max(UserOrganisation.extension)).group_by(
+                UserOrganisation.user_id
+            )
+        )
+    }
+    statuses: dict[int, str] = {
+        user_id: status.value
+        for user_id, status in session.execute(
+            sa.select(CollectorLine.user_id, CollectorLine.status)
+        )
+    }
+    collector = UserRole.COLLECTOR
     return [
         UserRow(
             u.id,
@@ -255,6 +273,8 @@ def list_users(session: Session, now: dt.datetime, idle_s: int) -> list[UserRow]
             u.active,
             int(open_sessions.get(u.id, 0)),
             u.last_login_at,
+            extensions.get(u.id) if u.role is collector else None,
+            statuses.get(u.id, "away") if u.role is collector else None,
         )  # fmt: skip
         for u in session.scalars(sa.select(User).order_by(User.login))
     ]

@@ -35,6 +35,11 @@ def user() -> None:
     help="Организация (название или номер), данные которой видит пользователь; можно несколько.",
 )
 @click.option("--name", "display_name", default="", help="Имя сотрудника для интерфейса.")
+@click.option(
+    "--extension",
+    default=None,
+    help="Добавочный SIP-номер взыскателя (2–6 цифр, свой в каждой организации), например 201.",
+)
 @click.option("--password-stdin", is_flag=True, help="Прочитать пароль из первой строки stdin.")
 @click.pass_obj
 def user_add(
@@ -43,17 +48,29 @@ def user_add(
     role: str,
     orgs: tuple[str, ...],
     display_name: str,
+    extension: str | None,
     password_stdin: bool,
 ) -> None:
     from napomni.commands.db import quiet_migration_log
 
     quiet_migration_log(settings)  # before alembic is imported: it logs while loading
+    from storage.collectors import parse_extension, set_extension
     from storage.database import make_engine, make_session_factory, upgrade_to_heads
+    from storage.errors import CollectorLineRefused
     from storage.models.users import UserRole
     from web.errors import UserError
     from web.passwords import check_password_strength, hash_password
     from web.users import NewUser, create_user, resolve_organisations
 
+    try:  # before the password is typed twice
+        if extension is not None:
+            parse_extension(extension)
+            if role != UserRole.COLLECTOR.value:
+                raise CollectorLineRefused(
+                    "--extension: добавочный номер бывает только у роли collector"
+                )
+    except CollectorLineRefused as err:
+        raise click.ClickException(str(err)) from err
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -77,7 +94,9 @@ def user_add(
                     display_name=display_name,
                 ),
             )
-    except UserError as err:
+            if extension is not None:
+                set_extension(session, user_id, extension)
+    except (UserError, CollectorLineRefused) as err:
         raise click.ClickException(str(err)) from err
     finally:
         engine.dispose()
@@ -184,3 +203,45 @@ def user_password(settings: Settings, login: str, password_stdin: bool) -> None:
 def user_sign_out(settings: Settings, login: str) -> None:
     ended = _change_user(settings, login, "sign_out")
     click.echo(f"Закончено сеансов {login}: {ended}.")
+
+
+@user.command(
+    "extension",
+    help=(
+        "Задать добавочный SIP-номер взыскателя (2–6 цифр; в организации не повторяется) "
+        "или снять его (--clear). На него робот будет переводить звонки."
+    ),
+)
+@click.argument("login")
+@click.argument("extension", required=False)
+@click.option("--clear", is_flag=True, help="Снять добавочный номер.")
+@click.pass_obj
+def user_extension(settings: Settings, login: str, extension: str | None, clear: bool) -> None:
+    if clear == (extension is not None):
+        raise click.UsageError("укажите добавочный номер (например 201) или --clear, одно из двух")
+    from napomni.commands.db import quiet_migration_log
+
+    quiet_migration_log(settings)
+    import sqlalchemy as sa
+
+    from storage.collectors import set_extension
+    from storage.database import make_engine, make_session_factory, upgrade_to_heads
+    from storage.errors import CollectorLineRefused
+    from storage.models.users import User
+
+    upgrade_to_heads(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            user_id = session.scalar(sa.select(User.id).where(User.login == login.strip()))
+            if user_id is None:
+                raise click.ClickException(f"нет пользователя {login!r}")
+            set_to = set_extension(session, user_id, extension)
+    except CollectorLineRefused as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        engine.dispose()
+    if set_to is None:
+        click.echo(f"У {login} больше нет добавочного номера.")
+    else:
+        click.echo(f"Добавочный номер {login}: {set_to}.")

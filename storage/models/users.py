@@ -8,6 +8,11 @@ session of a user at once (a password change, a blocked account).
 ``account_openings`` is the audit log of 152-ФЗ: every time someone opens an account's
 card or exports its data a row is appended; rows are never updated or deleted (database
 triggers refuse it, see migration ``0002_users``).
+
+Collectors on the line (migration ``0020_collector_lines``, the first part of live transfer):
+a collector's SIP extension is kept on each of their organisation links, so the database
+itself refuses two collectors of one organisation with the same extension; their line
+status (на линии / занят / отошёл) and when it changed are one ``collector_lines`` row.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from storage.models.enums import enum_column_type
 __all__ = [
     "AUDIT_TABLES",
     "AccountOpening",
+    "CollectorLine",
+    "LineStatus",
     "LoginFailure",
     "OpeningPurpose",
     "User",
@@ -43,6 +50,14 @@ class UserRole(StrEnum):
     CAMPAIGN_MANAGER = "campaign_manager"  # запускает кампании обзвона
     COLLECTOR = "collector"  # «позвоночник»: работает с эскалациями
     MANAGER = "manager"  # руководитель: отчёты, только чтение
+
+
+class LineStatus(StrEnum):
+    """Whether a collector can take a transferred call now."""
+
+    ONLINE = "online"  # на линии: free, a call may be transferred to them
+    BUSY = "busy"  # занят: in a call (set by a transfer or by the collector)
+    AWAY = "away"  # отошёл: not taking calls (also everybody who never said otherwise)
 
 
 class OpeningPurpose(StrEnum):
@@ -97,14 +112,43 @@ class UserOrganisation(Base):
     """One organisation a (non-admin) user may see."""
 
     __tablename__ = "user_organisations"
+    __table_args__ = (
+        # NULLs are distinct on both databases: any number of users without an extension.
+        sa.Index(
+            "ix_user_organisations_organisation_id_extension",
+            "organisation_id",
+            "extension",
+            unique=True,
+        ),
+    )
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
     organisation_id: Mapped[int] = mapped_column(
         sa.ForeignKey("organisations.id"), primary_key=True, index=True
     )
+    # The collector's SIP extension at this organisation's PBX (2–6 digits); the same on
+    # every link of one user (set together by ``storage.collectors.set_extension``).
+    extension: Mapped[str | None] = mapped_column(sa.String(6))
 
     user: Mapped[User] = relationship(back_populates="organisations")
     organisation: Mapped[Organisation] = relationship()
+
+
+class CollectorLine(Base):
+    """A collector's line status: on the line, busy, away; and when it last changed.
+
+    A user without a row is away. Longest idle first: the free collector whose status
+    changed longest ago gets the next transferred call.
+    """
+
+    __tablename__ = "collector_lines"
+    __table_args__ = (sa.Index("ix_collector_lines_status_changed", "status", "status_changed_at"),)
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    status: Mapped[LineStatus] = mapped_column(
+        enum_column_type(LineStatus, column="status", length=16), default=LineStatus.AWAY
+    )
+    status_changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class AccountOpening(Base):

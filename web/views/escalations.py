@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dialer.campaigns.promises import local_zone
 from dialer.messages import account_messages
 from storage.models import utc_now
+from storage.models.users import UserRole
 from web.access import ESCALATION_ROLES, Principal, roles
 from web.accounts import load_card
 from web.cases import works_case
@@ -33,6 +34,7 @@ from web.pages import render
 from web.requests import json_object, path_id, principal_of
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Param, RouteTable
+from web.views.collector_line import LINE_STATUS_TITLES, my_line
 
 __all__ = ["register"]
 
@@ -133,8 +135,14 @@ ACTIONS: dict[str, tuple[Action, str]] = {
 async def queue_page(request: web.Request) -> web.Response:
     """The queue: cases by priority and age."""
     principal = principal_of(request)
-    cases = await in_read(request.app, lambda db: list_queue(db, principal))
-    return await render(request, "escalations.html", {"cases": cases})
+    collector = principal.role is UserRole.COLLECTOR
+
+    def work(db: Session) -> dict[str, object]:
+        line = my_line(db, principal.user_id) if collector else None
+        return {"cases": list_queue(db, principal), "line": line}
+
+    context = await in_read(request.app, work)
+    return await render(request, "escalations.html", {**context, "line_titles": LINE_STATUS_TITLES})
 
 
 async def case_page(request: web.Request) -> web.Response:
