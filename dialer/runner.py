@@ -115,6 +115,8 @@ class SessionCallRunner:
             conversation = Conversation(script, variables)
         except (ScriptError, SessionError) as err:
             logger.warning("attempt %s: not started: %s", attempt.attempt_id, type(err).__name__)
+            if self._session.metrics is not None:
+                self._session.metrics.call_not_started()
             return AttemptOutcome(CallOutcome.FAILED, failure_reason=str(err)[:500])
         context = CallContext(
             opening=CallOpening(

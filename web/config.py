@@ -35,6 +35,8 @@ class WebConfig:
     # The secret part of the delivery-report URL the SMS gateway calls (``/messages/dlr/…``);
     # empty: delivery reports are refused.
     sms_dlr_token: str = field(default="", repr=False)
+    # ``GET /metrics`` wants ``Authorization: Bearer <token>``; empty: this machine only.
+    metrics_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < _MIN_SECRET_LENGTH:

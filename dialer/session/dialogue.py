@@ -141,6 +141,9 @@ class CallRun:
             clock=self.clock,
             ref=self.ref,
             pool=session.recognition_pool,
+            on_recognition_error=(
+                session.metrics.recognition_failed if session.metrics is not None else None
+            ),
         )
         self.player = Player(
             call,

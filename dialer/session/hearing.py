@@ -72,6 +72,7 @@ class Hearing:
         clock: Callable[[], float],
         ref: str,
         pool: Executor | None = None,
+        on_recognition_error: Callable[[], None] | None = None,
     ) -> None:
         self._call = call
         self._engine = engine
@@ -81,6 +82,7 @@ class Hearing:
         self._clock = clock
         self._ref = ref
         self._pool = pool
+        self._on_recognition_error = on_recognition_error  # counted by the worker's metrics
         self._rx: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._rx_times: deque[float] = deque()
         self.rx_s = 0.0  # seconds of the debtor's audio received
@@ -138,6 +140,8 @@ class Hearing:
             return await asyncio.get_running_loop().run_in_executor(self._pool, step, pcm)
         except Exception:  # a recogniser failing on one chunk must not end the call
             logger.warning("call %s: recogniser failed on a chunk", self._ref, exc_info=True)
+            if self._on_recognition_error is not None:
+                self._on_recognition_error()
             return []
 
     async def _digits(self) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from classifier.contract import TurnClassifier
+from dialer.metrics import CallMetrics
 from dialer.session.dialogue import CallRun
 from dialer.session.ports import CallClosing, CallLog, Notice, Observer, Phrasing, Voice
 from dialer.session.report import CallOpening, CallReport
@@ -107,11 +108,14 @@ class CallSession:
         config: SessionConfig | None = None,
         *,
         observer: Observer | None = None,
+        metrics: CallMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.parts = parts
         self.config = config or SessionConfig()
         self.observer = observer
+        #: Counts every call and its latencies (``napomni worker --metrics-port``).
+        self.metrics = metrics
         self.clock = clock
         self._bank: VoiceBank | None = None
         #: Decoding threads for every call's recogniser (CPU work off the loop).
@@ -167,6 +171,18 @@ class CallSession:
         The ``calls`` row exists before the number is dialled, so a crash while ringing
         still leaves a trace; a dial the telephone refuses is stored as failed.
         """
+        return await self._metered(
+            self._place(telephone, number, ring_timeout_s, conversation, context)
+        )
+
+    async def _place(
+        self,
+        telephone: Telephone,
+        number: str,
+        ring_timeout_s: float,
+        conversation: Conversation,
+        context: CallContext,
+    ) -> CallReport:
         speaker = await self.prepare(conversation)  # nothing is left to make at answer
         call_id = await self._open(context)
         try:
@@ -181,9 +197,19 @@ class CallSession:
 
         An unanswered call is stored with its outcome and SIP cause and returned at once.
         """
+        return await self._metered(self._run(call, conversation, context))
+
+    async def _run(
+        self, call: Call, conversation: Conversation, context: CallContext
+    ) -> CallReport:
         speaker = await self.prepare(conversation)
         call_id = await self._open(context)
         return await self._talk(call, conversation, context, call_id, speaker)
+
+    async def _metered(self, call: Coroutine[None, None, CallReport]) -> CallReport:
+        if self.metrics is None:
+            return await call
+        return await self.metrics.track(call)
 
     async def _open(self, context: CallContext) -> int | None:
         if self.parts.log is None:

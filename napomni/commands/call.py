@@ -21,6 +21,7 @@ from napomni.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from dialer.metrics import CallMetrics
     from dialer.runner import SessionCallRunner
     from dialer.session import CallReport, Notice, SessionParts
     from dialer.session.ports import CallLog
@@ -165,17 +166,22 @@ class _StartedOnFirstDial:
         return await self._telephone.dial(number, ring_timeout_s)
 
 
-def build_call_runner(settings: Settings, factory: sessionmaker[Session]) -> SessionCallRunner:
+def build_call_runner(
+    settings: Settings, factory: sessionmaker[Session], metrics: CallMetrics | None = None
+) -> SessionCallRunner:
     """The worker's :class:`~dialer.worker.CallRunner`: the configured trunk, the live parts.
 
-    Loads the models (seconds); the telephone registers on the first call.
+    Loads the models (seconds); the telephone registers on the first call. ``metrics``
+    counts every call (``napomni worker --metrics-port``).
     """
     from dialer.runner import SessionCallRunner
     from dialer.session import CallSession, SessionConfig
     from dialer.session.store import SqlCallLog
 
     parts = build_session_parts(settings, SqlCallLog(factory, store_promises=False))
-    session = CallSession(parts, SessionConfig(record_dir=settings.data_dir / "recordings"))
+    session = CallSession(
+        parts, SessionConfig(record_dir=settings.data_dir / "recordings"), metrics=metrics
+    )
     return SessionCallRunner(_StartedOnFirstDial(sip_config(settings)), session, factory)
 
 

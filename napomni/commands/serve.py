@@ -32,6 +32,7 @@ def web_config(settings: Settings) -> WebConfig:
         or settings.sms.public_url.startswith("https://"),
         recordings_dir=settings.data_dir / "recordings",
         sms_dlr_token=settings.sms.dlr_token,
+        metrics_token=settings.metrics_token,
     )
 
 

@@ -13,6 +13,8 @@ import click
 from napomni.settings import Settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
     from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["worker"]
@@ -30,6 +32,27 @@ async def _send_messages(
         await Sender(factory, gateway, config).run(stop)
     finally:
         await gateway.close()
+
+
+async def _start_metrics(
+    registry: CollectorRegistry, address: str, port: int, token: str
+) -> web.AppRunner:
+    """``GET /metrics`` of this worker (the same access rule as the web's); a busy port
+    stops the worker before it takes a call."""
+    from aiohttp import web
+
+    from web.metrics import metrics_app
+
+    runner = web.AppRunner(metrics_app(registry, token), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, address, port).start()
+    except OSError as err:
+        await runner.cleanup()
+        raise click.ClickException(
+            f"метрики: не удалось слушать {address}:{port} ({err.strerror})"
+        ) from err
+    return runner
 
 
 @click.command(
@@ -60,6 +83,13 @@ async def _send_messages(
     is_flag=True,
     help="Заодно отправлять СМС из очереди сообщений (как napomni messages send).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Отдавать метрики Prometheus на http://АДРЕС:ПОРТ/metrics "
+    "(адрес — NAPOMNI_METRICS_ADDRESS, по умолчанию 127.0.0.1).",
+)
 @click.pass_obj
 def worker(
     settings: Settings,
@@ -67,7 +97,11 @@ def worker(
     campaigns: tuple[int, ...],
     stop_grace: float,
     send_messages: bool,
+    metrics_port: int | None,
 ) -> None:
+    from prometheus_client.process_collector import ProcessCollector
+
+    from dialer.metrics import CallMetrics
     from dialer.worker import Worker, WorkerConfig
     from napomni.commands.call import build_call_runner
     from storage.database import make_engine, make_session_factory
@@ -85,7 +119,16 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        runner = build_call_runner(settings, factory)
+        metrics = CallMetrics()
+        ProcessCollector(registry=metrics.registry)
+        exposition = (
+            await _start_metrics(
+                metrics.registry, settings.metrics_address, metrics_port, settings.metrics_token
+            )
+            if metrics_port is not None
+            else None
+        )
+        runner = build_call_runner(settings, factory, metrics)
         # The sender runs beside the calls, never in a call's path: its own task, same stop.
         messages = (
             asyncio.create_task(_send_messages(settings, factory, config.worker_id, stop))
@@ -98,6 +141,8 @@ def worker(
             if messages is not None:
                 stop.set()
                 await messages
+            if exposition is not None:
+                await exposition.cleanup()
         click.echo(
             f"Обработчик {config.worker_id} остановлен: взято {stats.claimed}, завершено {stats.completed}, "
             f"возвращено {stats.handed_back}, потеряно аренд {stats.leases_lost}."

@@ -154,9 +154,11 @@ def test_every_registered_route_has_a_policy() -> None:
 
 
 # The routes anybody may open: the debtor's payment page and its QR (an expiring token in
-# the path) and the SMS gateway's delivery reports (a configured token) are public too.
+# the path) and the SMS gateway's delivery reports (a configured token) are public too;
+# /metrics passes the session check and guards itself (a token, or this machine only).
 _PUBLIC_PATHS = {
     "/healthz",
+    "/metrics",
     "/login",
     "/api/openapi.json",
     "/static",

@@ -15,6 +15,7 @@ from storage.models.users import UserRole
 from web.access import ALL_ROLES, public, roles
 from web.db import in_read, in_transaction
 from web.keys import CONFIG, ROUTES
+from web.metrics import METRICS
 from web.openapi import build_openapi
 from web.pages import render
 from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
@@ -108,6 +109,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     result = await in_transaction(request.app, attempt)
     if isinstance(result, int):
         log.info("sign-in throttled for %d s", result)
+        request.app[METRICS].sign_in_failures.labels(reason="throttled").inc()
         response = await render(
             request,
             "login.html",
@@ -118,6 +120,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     if result is None:
         log.info("sign-in refused")
+        request.app[METRICS].sign_in_failures.labels(reason="wrong").inc()
         return await render(
             request,
             "login.html",

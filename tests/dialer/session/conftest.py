@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.contract import TurnClassifier
+from dialer.metrics import CallMetrics
 from dialer.session import CallContext, CallSession, SessionConfig, SessionParts
 from dialer.session.phrasing import RussianPhrasing
 from dialer.session.report import CallOpening, CallReport
@@ -90,6 +91,7 @@ class Line:
         engine: object | None = None,
         behaviour: str = "answer",
         wrap: Callable[[Call], Call] | None = None,
+        metrics: CallMetrics | None = None,
     ) -> tuple[CallReport, FarEnd | None]:
         exchange = LoopbackExchange()
         subscriber = exchange.subscriber("+79160000001", behaviour)  # type: ignore[arg-type]
@@ -101,7 +103,9 @@ class Line:
             log=SqlCallLog(self.session_factory, store_promises=True),
         )
         cfg = config or SessionConfig()
-        session = CallSession(parts, dataclasses.replace(cfg, record_dir=self.record_dir))
+        session = CallSession(
+            parts, dataclasses.replace(cfg, record_dir=self.record_dir), metrics=metrics
+        )
         loaded = script or load_script(library_script("soft_reminder"))
         conversation = Conversation(loaded, variables())
         context = CallContext(
