@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from napomni.commands import registered_commands
+from napomni.config_file import merged_environment
 from napomni.logging_setup import configure_logging
 from napomni.settings import Settings, SettingsError, load_settings, make_private
 
@@ -27,7 +28,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.group(
     help=(
         "Напомни — голосовой робот для работы с должниками ЖКХ.\n\n"
-        "Настройки берутся из переменных окружения NAPOMNI_* и флагов. "
+        "Настройки берутся из переменных окружения NAPOMNI_*, файла TOML (--config) и флагов. "
         "Подробности по каждой команде: napomni КОМАНДА --help."
     ),
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -44,27 +45,49 @@ pass_settings = click.make_pass_decorator(Settings)
     help="URL базы данных (по умолчанию NAPOMNI_DATABASE_URL или SQLite в каталоге данных).",
 )
 @click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Файл настроек TOML (по умолчанию NAPOMNI_CONFIG); переменные окружения важнее.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default=None,
     help="Подробность журнала (по умолчанию NAPOMNI_LOG_LEVEL или INFO).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default=None,
+    help="Журнал текстом или JSON, объект на строку (по умолчанию NAPOMNI_LOG_FORMAT или text).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, data_dir: Path | None, database_url: str | None, log_level: str | None
+    ctx: click.Context,
+    data_dir: Path | None,
+    database_url: str | None,
+    config: Path | None,
+    log_level: str | None,
+    log_format: str | None,
 ) -> None:
-    env = dict(os.environ)
+    try:
+        env = merged_environment(os.environ, config)
+    except SettingsError as err:
+        raise click.UsageError(str(err)) from err
     if data_dir is not None:
         env["NAPOMNI_DATA_DIR"] = str(data_dir)
     if database_url is not None:
         env["NAPOMNI_DATABASE_URL"] = database_url
     if log_level is not None:
         env["NAPOMNI_LOG_LEVEL"] = log_level.upper()
+    if log_format is not None:
+        env["NAPOMNI_LOG_FORMAT"] = log_format.lower()
     try:
         settings = load_settings(env)
     except SettingsError as err:
         raise click.UsageError(str(err)) from err
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     make_private(settings.data_dir)
     ctx.obj = settings
 

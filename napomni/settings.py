@@ -9,6 +9,7 @@ Every value is parsed explicitly and a bad one fails naming the variable
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import stat
 from collections.abc import Mapping
@@ -98,6 +99,13 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     # Live recognition runs in this many worker processes (0: in the calls' own process).
     speech_processes: int = 2
+    # Log lines as text or as one JSON object per line (for a log collector).
+    log_format: str = "text"
+    # ``/metrics``: with a token, scrapers send ``Authorization: Bearer <token>`` from anywhere;
+    # without one, only this machine (127.0.0.1, ::1) may read it.
+    metrics_token: str = field(default="", repr=False)
+    # The address ``napomni worker --metrics-port`` listens on.
+    metrics_address: str = "127.0.0.1"
 
     def model_search_path(self) -> tuple[Path, ...]:
         """Where speech and classifier models are looked for, in order."""
@@ -109,6 +117,7 @@ class Settings:
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 _TRANSPORTS = ("udp", "tcp", "tls")
 _CODECS = ("PCMA", "PCMU")
 _ADAPTERS = ("baresip", "pyvoip")
@@ -211,7 +220,27 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         web_https=_flag(env, "NAPOMNI_WEB_HTTPS"),
         sms=_sms(env),
         speech_processes=_int(env, "NAPOMNI_SPEECH_PROCESSES", min(os.cpu_count() or 1, 4), 0, 64),
+        log_format=_choice(env, "NAPOMNI_LOG_FORMAT", "text", LOG_FORMATS),
+        metrics_token=_token(env, "NAPOMNI_METRICS_TOKEN"),
+        metrics_address=_address(env, "NAPOMNI_METRICS_ADDRESS", "127.0.0.1"),
     )
+
+
+def _token(env: Mapping[str, str], name: str) -> str:
+    """A shared secret of at least 16 letters, digits, «-» or «_» (never repeated in errors)."""
+    token = env.get(name, "").strip()
+    if token and (len(token) < 16 or not token.replace("-", "").replace("_", "").isalnum()):
+        raise SettingsError(f"{name}: нужно не меньше 16 букв, цифр, «-» или «_»")
+    return token
+
+
+def _address(env: Mapping[str, str], name: str, default: str) -> str:
+    """An IP address to listen on (``0.0.0.0``, ``::`` for every interface)."""
+    raw = env.get(name, "").strip() or default
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError as err:
+        raise SettingsError(f"{name}={raw!r}: ожидается IP-адрес, например 127.0.0.1") from err
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
 from storage.database import make_engine, make_session_factory
+from web import metrics
 from web.config import WebConfig
 from web.db import make_read_engine
 from web.keys import (
@@ -87,6 +88,7 @@ def create_app(config: WebConfig) -> web.Application:
     from web.views import accounts as account_views
     from web.views import auth as auth_views
     from web.views import campaigns as campaign_views
+    from web.views import collector_line as collector_line_views
     from web.views import escalations as escalation_views
     from web.views import message_settings as message_settings_views
     from web.views import messages as message_views
@@ -109,6 +111,8 @@ def create_app(config: WebConfig) -> web.Application:
     message_views.register(table)
     message_settings_views.register(table)
     users_views.register(table)
+    collector_line_views.register(table)
+    metrics.register(app, table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)
     return app

@@ -16,10 +16,12 @@ def registered_commands() -> list[click.Command]:
     from napomni.commands import bench, demo, importing, sample
     from napomni.commands import db as db_commands
     from napomni.commands import segment as segment_commands
+    from napomni.commands.backup import backup, restore
     from napomni.commands.call import call
     from napomni.commands.campaign import campaign
     from napomni.commands.classifier_cmd import classifier
     from napomni.commands.classify import classify
+    from napomni.commands.deploy import deploy
     from napomni.commands.messages import messages
     from napomni.commands.script_cmd import script
     from napomni.commands.serve import serve
@@ -44,4 +46,7 @@ def registered_commands() -> list[click.Command]:
         worker,
         call,
         messages,
+        backup,
+        restore,
+        deploy,
     ]

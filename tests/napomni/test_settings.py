@@ -113,3 +113,46 @@ def test_a_bad_smpp_setting_names_itself(tmp_path: Path, env: dict[str, str], na
     with pytest.raises(SettingsError, match=name) as failed:
         load_settings(env, cwd=tmp_path)
     assert "longer-than-8" not in str(failed.value)
+
+
+def test_metrics_and_log_settings(tmp_path: Path) -> None:
+    defaults = load_settings({}, cwd=tmp_path)
+    assert (defaults.log_format, defaults.metrics_token, defaults.metrics_address) == (
+        "text",
+        "",
+        "127.0.0.1",
+    )
+    token = "scrape-" + "t" * 20
+    settings = load_settings(
+        {
+            "NAPOMNI_LOG_FORMAT": "JSON",
+            "NAPOMNI_METRICS_TOKEN": token,
+            "NAPOMNI_METRICS_ADDRESS": "[::1]",
+        },
+        cwd=tmp_path,
+    )
+    assert (settings.log_format, settings.metrics_token, settings.metrics_address) == (
+        "json",
+        token,
+        "::1",
+    )
+    assert token not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NAPOMNI_LOG_FORMAT": "xml"}, "NAPOMNI_LOG_FORMAT='xml': допустимые значения text, json"),
+        ({"NAPOMNI_METRICS_TOKEN": "short"}, "NAPOMNI_METRICS_TOKEN: нужно не меньше 16"),
+        ({"NAPOMNI_METRICS_ADDRESS": "localhost"}, "NAPOMNI_METRICS_ADDRESS='localhost'"),
+    ],
+)
+def test_bad_metrics_and_log_settings_name_the_variable(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env, cwd=tmp_path)
+    if "TOKEN" in message:
+        with pytest.raises(SettingsError) as caught:
+            load_settings(env, cwd=tmp_path)
+        assert "short" not in str(caught.value)
