@@ -173,9 +173,14 @@ def render_units(options: UnitOptions) -> dict[str, str]:
             f"serve --host {options.web_host} --port {options.web_port}",
             oneshot=False,
         ),
-        # The worker's stop waits for calls in progress (--stop-grace 30 s) and hangs up.
+        # The worker's stop waits for calls in progress (--stop-grace 30 s) and hangs up; its
+        # metrics are on 127.0.0.1:9464 (NAPOMNI_METRICS_ADDRESS to change the address).
         "napomni-worker.service": _service(
-            options, "Напомни: обзвон (worker)", "worker --stop-grace 30", oneshot=False, stop_s=60
+            options,
+            "Напомни: обзвон (worker)",
+            "worker --stop-grace 30 --metrics-port 9464",
+            oneshot=False,
+            stop_s=60,
         ),
         "napomni-sender.service": _service(
             options, "Напомни: отправка СМС", "messages send", oneshot=False
