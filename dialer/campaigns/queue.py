@@ -767,7 +767,27 @@ def reap_expired(session: Session, *, now: dt.datetime, limit: int = 100) -> int
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    returned = 0
     for attempt in expired:
+        if _call_still_written(session, attempt):
+            continue
         log.warning("attempt %s: lease of %s ran out, returned", attempt.id, attempt.lease_owner)
         _return(session, attempt, now)
-    return len(expired)
+        returned += 1
+    return returned
+
+
+def _call_still_written(session: Session, attempt: Attempt) -> bool:
+    """Whether a worker is writing this attempt's call right now (it holds the call row).
+
+    That worker is alive, however old its lease: it finishes the call, then the attempt.
+    Waiting for its row here would take the two rows in the opposite order to it — attempt,
+    then call — and PostgreSQL found that deadlock (two workers, an expired lease, a call
+    ending). Its open calls are locked here without waiting; any it holds, skip the attempt.
+    """
+    open_calls = sa.select(Call.id).where(Call.attempt_id == attempt.id, Call.ended_at.is_(None))
+    every = set(session.scalars(open_calls))
+    if not every:
+        return False
+    locked = set(session.scalars(open_calls.with_for_update(skip_locked=True)))
+    return bool(every - locked)

@@ -208,3 +208,39 @@ async def test_a_killed_workers_attempt_returns_after_the_lease_without_double_c
     )  # fmt: skip
     assert len(events) == 1
     assert events[0].details["outcome"] == "interrupted"
+
+
+def test_a_lease_whose_call_is_being_written_is_not_reaped_and_nothing_deadlocks(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    """A worker past its lease but alive holds its call row while it ends the call, then
+    takes the attempt; the reaper takes the attempt, then the call. On PostgreSQL that was a
+    deadlock (CI, the property test): the reaper now skips an attempt whose call is held."""
+    import sqlalchemy as sa
+
+    from dialer.campaigns.call_log import mark_answered, open_call
+    from dialer.campaigns.queue import claim_attempts, reap_expired
+    from dialer.compliance import ProductionCalendar
+
+    book = build_book(session_factory, unique_name, 1, zones=("Europe/Moscow",))
+    campaign = started_campaign(session_factory, book, NOON)
+    with session_factory.begin() as session:
+        (claimed,) = claim_attempts(
+            session, worker_id="slow", now=NOON, want=1, lease=dt.timedelta(minutes=2),
+            calendar=ProductionCalendar(), campaign_ids=[campaign],
+        )  # fmt: skip
+    call_id = open_call(session_factory, claimed, NOON)
+    mark_answered(session_factory, call_id, NOON)
+    later = NOON + dt.timedelta(minutes=3)
+    with session_factory() as writer:
+        # The live worker is ending its call: the row is held until it commits.
+        writer.execute(sa.update(Call).where(Call.id == call_id).values(outcome="promise"))
+        if session_factory.kw["bind"].dialect.name == "postgresql":
+            with session_factory.begin() as reaper:
+                assert reap_expired(reaper, now=later) == 0  # skipped at once, no wait
+        writer.commit()
+    with session_factory.begin() as reaper:
+        assert reap_expired(reaper, now=later) == 1  # once the row is free, it is reaped
+    with session_factory() as session:
+        call = session.get_one(Call, call_id)
+        assert (call.outcome, call.ended_at is not None) == ("promise", True)
