@@ -211,3 +211,17 @@ def tone_seconds(pcm: bytes, freq_hz: float, tolerance_hz: float = 40.0) -> floa
         if power[band].sum() > 0.5 * power.sum():
             found += 1
     return found * 0.1
+
+
+class Recording:
+    """A bridge's recorder for tests: what each channel of the call recording got."""
+
+    def __init__(self) -> None:
+        self.debtor = bytearray()
+        self.robot = bytearray()
+
+    def debtor_frame(self, frame: bytes) -> None:
+        self.debtor += frame
+
+    def robot_frame(self, frame: bytes) -> None:
+        self.robot += frame

@@ -35,7 +35,7 @@ from dialer.telephony.errors import (
     TransferTimedOut,
 )
 from dialer.telephony.port import TRANSFERRED, Outcome
-from tests.e2e.sip_bench import require_sip_tools, tone_pcm, tone_seconds
+from tests.e2e.sip_bench import Recording, require_sip_tools, tone_pcm, tone_seconds
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -219,18 +219,6 @@ async def test_refer_refused_by_the_registrar(refusing: World) -> None:
         assert refused.value.status == 403
         assert not call.result.ended
         await call.hangup()
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.debtor = bytearray()
-        self.robot = bytearray()
-
-    def debtor_frame(self, frame: bytes) -> None:
-        self.debtor += frame
-
-    def robot_frame(self, frame: bytes) -> None:
-        self.robot += frame
 
 
 async def test_bridge_when_refer_is_refused_until_the_collector_hangs_up(

@@ -17,7 +17,7 @@ from dialer.telephony.errors import (
 )
 from dialer.telephony.loopback import LoopbackCall, LoopbackExchange
 from dialer.telephony.port import FRAME_BYTES, TRANSFERRED, Call, Outcome
-from tests.e2e.sip_bench import tone_pcm, tone_seconds
+from tests.e2e.sip_bench import Recording, tone_pcm, tone_seconds
 
 DEBTOR_HZ = 700.0
 COLLECTOR_HZ = 1300.0
@@ -131,18 +131,6 @@ def test_baresip_transfer_failures_map_to_the_port_errors(
     assert type(error) is kind
     if isinstance(error, TransferError):
         assert error.status == status
-
-
-class Recording:
-    def __init__(self) -> None:
-        self.debtor = bytearray()
-        self.robot = bytearray()
-
-    def debtor_frame(self, frame: bytes) -> None:
-        self.debtor += frame
-
-    def robot_frame(self, frame: bytes) -> None:
-        self.robot += frame
 
 
 async def test_bridge_relays_both_ways_paced_and_ends_when_one_side_hangs_up(
