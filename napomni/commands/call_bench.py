@@ -21,6 +21,7 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -79,6 +80,9 @@ def _percentile(values: list[int], q: int) -> int:
 class _Level:
     reports: list[CallReport]
     cores: float  # robot CPU seconds per wall second, its child processes included
+    # Calls in progress on average over the measured time (steady traffic), ``None`` in a burst.
+    lines_busy: float | None = None
+    recognition_cores: float = 0.0  # of ``cores``: the recognition worker processes
 
     @property
     def latencies(self) -> list[int]:
@@ -106,8 +110,12 @@ async def _level(
     workdir: Path,
     excluded: set[int],
     together: bool,
+    steady_rounds: int | None = None,
+    recognition: Sequence[int] = (),
 ) -> _Level:
-    """Run ``calls`` calls at once; the reports and the robot's CPU (children included)."""
+    """Run ``calls`` calls at once (a burst), or ``calls`` lines each calling
+    ``steady_rounds`` times back to back (steady traffic); the reports and the robot's CPU
+    (children included; ``recognition``: the PIDs of its recognition workers)."""
     from dialer.runner import ScriptBook
     from dialer.sandbox.debtor_pool import DebtorPool
     from dialer.sandbox.kamailio import Kamailio, KamailioOptions
@@ -131,19 +139,18 @@ async def _level(
         for n in range(calls)
     ]
     script = ScriptBook().get("soft_reminder")
+
     # Each call's debt differs (as each account's does), so the lines naming it are new to
     # the synthesis cache on every run: made live or ahead of time, never from an old run.
-    debts = [Decimal(rng.randrange(100_000, 9_000_000)) / 100 for _ in range(calls)]
-    accounts = [
-        AccountVariables(
+    def account() -> AccountVariables:
+        return AccountVariables(
             organisation="Управляющая компания Тверской дом",
             addressed_as="Иван Петрович",
             full_name="Иванов Иван Петрович",
             address="улица Песочная, дом один",
-            debt_total=debt,
+            debt_total=Decimal(rng.randrange(100_000, 9_000_000)) / 100,
         )
-        for debt in debts
-    ]
+
     kamailio = Kamailio(workdir / f"k{calls}", KamailioOptions())
     kamailio.start()
     try:
@@ -164,30 +171,103 @@ async def _level(
             others = excluded | {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
             me = os.getpid()
             async with BaresipTelephone(config) as telephone:
-                cpu0, wall0 = _process_tree_cpu_s(me, others), time.monotonic()
-                reports = await asyncio.gather(
-                    *(
-                        session.place(
-                            telephone,
+
+                async def call(n: int) -> CallReport:
+                    debtor = account()
+                    return await session.place(
+                        telephone,
+                        f"bench{n}",
+                        10.0,
+                        Conversation(script, debtor),
+                        CallContext(
+                            CallOpening(0, script.name, dt.datetime.now(dt.UTC)),
+                            today,
+                            debtor.debt_total,
                             f"bench{n}",
-                            10.0,
-                            Conversation(script, accounts[n]),
-                            CallContext(
-                                CallOpening(0, script.name, dt.datetime.now(dt.UTC)),
-                                today,
-                                accounts[n].debt_total,
-                                f"bench{n}",
-                            ),
-                        )
-                        for n in range(calls)
+                        ),
                     )
-                )
-                cpu, wall = _process_tree_cpu_s(me, others) - cpu0, time.monotonic() - wall0
+
+                meter = _CpuMeter(me, others, recognition)
+                if steady_rounds is None:
+                    meter.start()
+                    reports = list(await asyncio.gather(*(call(n) for n in range(calls))))
+                    cores, recognition_cores = meter.stop()
+                    return _Level(reports, cores, None, recognition_cores)
+                return await _steady(call, calls, steady_rounds, meter)
         finally:
             pool.stop()
     finally:
         kamailio.stop()
-    return _Level(list(reports), cpu / wall if wall else 0.0)
+
+
+class _CpuMeter:
+    """The robot's CPU (children included, ``others`` not) between :meth:`start` and
+    :meth:`stop`, in cores, and the share of it its recognition workers took."""
+
+    def __init__(self, root: int, others: set[int], recognition: Sequence[int]) -> None:
+        self._root = root
+        self._others = others
+        self._recognition = set(recognition)
+        self._marks: tuple[float, float, float] | None = None
+
+    def _now(self) -> tuple[float, float, float]:
+        total = _process_tree_cpu_s(self._root, self._others)
+        recognition = sum(_process_tree_cpu_s(pid, set()) for pid in self._recognition)
+        return total, recognition, time.monotonic()
+
+    def start(self) -> None:
+        self._marks = self._now()
+
+    def stop(self) -> tuple[float, float]:
+        if self._marks is None:
+            return 0.0, 0.0
+        total0, recognition0, wall0 = self._marks
+        total, recognition, wall = self._now()
+        span = wall - wall0
+        if span <= 0:
+            return 0.0, 0.0
+        return (total - total0) / span, (recognition - recognition0) / span
+
+
+async def _steady(
+    call: Callable[[int], Awaitable[CallReport]], lines: int, rounds: int, meter: _CpuMeter
+) -> _Level:
+    """``lines`` lines calling ``rounds`` times each, back to back, filled as ``napomni worker``
+    fills them (one new call every :data:`~dialer.worker.DEFAULT_DIAL_INTERVAL_S`); figures
+    from the calls made entirely while every line was busy."""
+    from dialer.worker import DEFAULT_DIAL_INTERVAL_S
+
+    spans: list[tuple[float, float, CallReport]] = []
+    started: list[float] = []
+    first_done: list[float] = []
+
+    async def line(n: int) -> None:
+        await asyncio.sleep(n * DEFAULT_DIAL_INTERVAL_S)
+        for round_ in range(rounds):
+            begin = time.monotonic()
+            if round_ == 0:
+                started.append(begin)
+                if len(started) == lines:
+                    meter.start()
+            report = await call(n)
+            end = time.monotonic()
+            spans.append((begin, end, report))
+        first_done.append(time.monotonic())
+        if len(first_done) == 1:
+            cpu.append(meter.stop())
+
+    cpu: list[tuple[float, float]] = []
+    await asyncio.gather(*(line(n) for n in range(lines)))
+    window = (max(started), min(first_done))
+    inside = [(b, e, r) for b, e, r in spans if b >= window[0] and e <= window[1]]
+    span = window[1] - window[0]
+    busy = (
+        sum(min(e, window[1]) - max(b, window[0]) for b, e, _ in spans if e > window[0]
+            and b < window[1]) / span
+        if span > 0 else 0.0
+    )  # fmt: skip
+    cores, recognition_cores = cpu[0] if cpu else (0.0, 0.0)
+    return _Level([r for _, _, r in inside], cores, busy, recognition_cores)
 
 
 def _breakdown(reports: list[CallReport]) -> list[str]:
@@ -254,12 +334,25 @@ _STAGE_NAMES = {
     "сразу, и дальше отвечают в одну секунду (худший случай).",
 )  # fmt: skip
 @click.option(
+    "--traffic", type=click.Choice(["burst", "steady"]), default="burst", show_default=True,
+    help="burst — все N звонков набираются разом (худший случай: napomni worker "
+    "--dial-interval 0); steady — N линий заполняются, как их заполняет napomni worker (новый "
+    "звонок раз в секунду), и звонят подряд; цифры — по звонкам, целиком прошедшим при N "
+    "занятых линиях (--rounds: звонков на линию, ≥ 3).",
+)  # fmt: skip
+@click.option(
     "--busy-core", is_flag=True,
     help="Занять одно ядро посторонним процессом на время замера (как на сервере с другой работой).",
 )  # fmt: skip
 @click.pass_obj
 def bench_calls(
-    settings: Settings, levels: str, engine: str, rounds: int, pickup: str, busy_core: bool
+    settings: Settings,
+    levels: str,
+    engine: str,
+    rounds: int,
+    pickup: str,
+    traffic: str,
+    busy_core: bool,
 ) -> None:
     import subprocess
     import sys
@@ -267,7 +360,15 @@ def bench_calls(
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy_core else None
     try:
         excluded = {busy.pid} if busy else set()
-        _bench_calls(settings, levels, engine, rounds, excluded, together=pickup == "together")
+        _bench_calls(
+            settings,
+            levels,
+            engine,
+            rounds,
+            excluded,
+            together=pickup == "together",
+            steady=traffic == "steady",
+        )
     finally:
         if busy is not None:
             busy.kill()
@@ -282,6 +383,7 @@ def _bench_calls(
     excluded: set[int],
     *,
     together: bool,
+    steady: bool = False,
 ) -> None:
     """The levels, each ``rounds`` times; ``excluded`` processes are not the robot's CPU."""
     import tempfile
@@ -302,25 +404,55 @@ def _bench_calls(
         if together
         else f"через {_PICKUP_SPREAD_S[0]:.0f}–{_PICKUP_SPREAD_S[1]:.0f} с звонка"
     )
+    traffic_note = (
+        f"ровный поток: линии заполняются, как их заполняет napomni worker (новый звонок раз "
+        f"в секунду), и звонят подряд, по {max(rounds, 3)} звонка на линию; цифры — по "
+        "звонкам при всех занятых линиях"
+        if steady
+        else "все звонки уровня набираются разом"
+    )
     click.echo(
         f"Ядер: {os.cpu_count()}; распознавание: {engine_note}; должники снимают трубку "
-        f"{pickup_note}"
+        f"{pickup_note}; {traffic_note}"
     )
+    recognition = getattr(recognizer, "processes", [])
     best: tuple[int, float] | None = None
     lost_total = 0
     with tempfile.TemporaryDirectory(prefix="napomni-bench-calls-") as work:
         for calls in counts:
             load = os.getloadavg()[0]
-            runs = [
-                asyncio.run(_level(settings, session, calls, Path(work), excluded, together))
-                for _ in range(rounds)
-            ]
-            level = _Level(
-                [r for run in runs for r in run.reports], statistics.mean(r.cores for r in runs)
-            )
+            if steady:
+                level = asyncio.run(
+                    _level(
+                        settings, session, calls, Path(work), excluded, together,
+                        max(rounds, 3), recognition,
+                    )
+                )  # fmt: skip
+            else:
+                runs = [
+                    asyncio.run(
+                        _level(
+                            settings,
+                            session,
+                            calls,
+                            Path(work),
+                            excluded,
+                            together,
+                            None,
+                            recognition,
+                        )
+                    )  # fmt: skip
+                    for _ in range(rounds)
+                ]
+                level = _Level(
+                    [r for run in runs for r in run.reports],
+                    statistics.mean(r.cores for r in runs),
+                    None,
+                    statistics.mean(r.recognition_cores for r in runs),
+                )
             lost = [r for r in level.reports if _lost(r)]
             lost_total += len(lost)
-            if rounds > 1:
+            if rounds > 1 or steady:
                 outcomes = {r.result.outcome.value for r in lost}
                 click.echo(
                     f"{calls} звонк. × {rounds}: {len(level.reports)} звонков, без итога или "
@@ -340,8 +472,14 @@ def _bench_calls(
                 f"{calls} звонк. одновременно: первое слово после ответа p50 {w50} мс, "
                 f"p95 {w95} мс, макс. {max(words)} мс; задержка ответа p50 {p50} мс, "
                 f"p95 {p95} мс ({len(latencies)} реплик); робот с дочерними процессами "
-                f"занял {cores:.2f} ядра → {per_core:.1f} звонка на ядро; сбоев {failed}; "
+                f"занял {cores:.2f} ядра (распознавание {level.recognition_cores:.2f}) → "
+                f"{per_core:.1f} звонка на ядро; сбоев {failed}; "
                 f"load average {load:.1f} → {os.getloadavg()[0]:.1f}"
+                + (
+                    f"; линий занято в среднем {level.lines_busy:.1f} из {calls}"
+                    if level.lines_busy is not None
+                    else ""
+                )
             )
             for line in _breakdown(level.reports):
                 click.echo(line)

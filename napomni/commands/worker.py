@@ -79,6 +79,14 @@ async def _start_metrics(
     help="Сколько секунд ждать текущие звонки при остановке.",
 )
 @click.option(
+    "--dial-interval",
+    type=click.FloatRange(0.0, 60.0),
+    default=1.0,  # dialer.worker.DEFAULT_DIAL_INTERVAL_S (not imported here: --help stays fast)
+    show_default=True,
+    help="Сколько секунд минимум между двумя новыми звонками (0 — занять все линии разом). "
+    "Линии заполняются по одной, ответы должников не приходят в одну секунду.",
+)
+@click.option(
     "--send-messages",
     is_flag=True,
     help="Заодно отправлять СМС из очереди сообщений (как napomni messages send).",
@@ -96,6 +104,7 @@ def worker(
     concurrency: int | None,
     campaigns: tuple[int, ...],
     stop_grace: float,
+    dial_interval: float,
     send_messages: bool,
     metrics_port: int | None,
 ) -> None:
@@ -111,6 +120,7 @@ def worker(
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         concurrency=concurrency or settings.sip.max_concurrent_calls,
         stop_grace_s=stop_grace,
+        dial_interval_s=dial_interval,
         campaign_ids=frozenset(campaigns) or None,
     )
 

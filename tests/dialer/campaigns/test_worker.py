@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialer.campaigns.attempts import AttemptOutcome
+from dialer.campaigns.attempts import AttemptOutcome, ClaimedAttempt
 from dialer.compliance import CallOutcome
 from dialer.worker import Worker, WorkerConfig
 from storage.models import ContactEvent, ContactKind
@@ -244,3 +245,52 @@ def test_a_lease_whose_call_is_being_written_is_not_reaped_and_nothing_deadlocks
     with session_factory() as session:
         call = session.get_one(Call, call_id)
         assert (call.outcome, call.ended_at is not None) == ("promise", True)
+
+
+class _StartTimes:
+    """Wraps a runner, noting on the loop's clock when each call started."""
+
+    def __init__(self, inner: ScriptedTelephone) -> None:
+        self._inner = inner
+        self.starts: list[float] = []
+
+    async def run(self, attempt: ClaimedAttempt) -> AttemptOutcome:
+        self.starts.append(asyncio.get_running_loop().time())
+        return await self._inner.run(attempt)
+
+
+async def test_a_paced_worker_fills_its_lines_one_call_at_a_time(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    clock = FixedClock(NOON)
+    book = build_book(session_factory, unique_name, 4)
+    campaign = started_campaign(session_factory, book, NOON)
+    # Calls last longer than the pacing: all four lines end up busy at once, filled apart.
+    phone = _StartTimes(ScriptedTelephone(session_factory, clock, call_seconds=1.0))
+    worker = Worker(session_factory, phone, config("w", campaign, dial_interval_s=0.15), clock)
+    await run_until_idle([worker], session_factory, campaign)
+    assert len(phone.starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(phone.starts)]
+    assert all(gap >= 0.14 for gap in gaps), gaps
+    assert phone.starts[-1] - phone.starts[0] < 1.0  # all four lines busy together
+
+
+async def test_an_unpaced_worker_dials_every_free_line_at_once(
+    session_factory: sessionmaker[Session], unique_name: str
+) -> None:
+    clock = FixedClock(NOON)
+    book = build_book(session_factory, unique_name, 4)
+    campaign = started_campaign(session_factory, book, NOON)
+    phone = _StartTimes(ScriptedTelephone(session_factory, clock, call_seconds=0.5))
+    worker = Worker(session_factory, phone, config("w", campaign), clock)
+    await run_until_idle([worker], session_factory, campaign)
+    assert len(phone.starts) == 4
+    assert phone.starts[-1] - phone.starts[0] < 0.1
+
+
+def test_the_worker_command_paces_as_the_worker_module_says() -> None:
+    from dialer.worker import DEFAULT_DIAL_INTERVAL_S
+    from napomni.commands.worker import worker as worker_command
+
+    option = next(p for p in worker_command.params if p.name == "dial_interval")
+    assert option.default == DEFAULT_DIAL_INTERVAL_S
