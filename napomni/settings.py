@@ -106,6 +106,9 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     # The address ``napomni worker --metrics-port`` listens on.
     metrics_address: str = "127.0.0.1"
+    # How a debtor who asks for a person reaches a collector: a bridge through the robot, or
+    # a blind transfer (SIP REFER) where the trunk allows it (a refused REFER is bridged).
+    transfer_method: str = "bridge"
 
     def model_search_path(self) -> tuple[Path, ...]:
         """Where speech and classifier models are looked for, in order."""
@@ -120,7 +123,8 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 _TRANSPORTS = ("udp", "tcp", "tls")
 _CODECS = ("PCMA", "PCMU")
-_ADAPTERS = ("baresip", "pyvoip")
+_ADAPTERS = ("baresip", "baresip-process", "pyvoip")
+_TRANSFER_METHODS = ("bridge", "refer")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -223,6 +227,7 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         log_format=_choice(env, "NAPOMNI_LOG_FORMAT", "text", LOG_FORMATS),
         metrics_token=_token(env, "NAPOMNI_METRICS_TOKEN"),
         metrics_address=_address(env, "NAPOMNI_METRICS_ADDRESS", "127.0.0.1"),
+        transfer_method=_choice(env, "NAPOMNI_TRANSFER_METHOD", "bridge", _TRANSFER_METHODS),
     )
 
 

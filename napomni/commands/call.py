@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from dialer.runner import SessionCallRunner
     from dialer.session import CallReport, Notice, SessionParts
     from dialer.session.ports import CallLog
-    from dialer.telephony.baresip import BaresipCall
     from dialer.telephony.config import SipConfig
+    from dialer.telephony.port import Call
     from speech.recognition import RecognitionEngine
 
 __all__ = [
@@ -151,14 +151,18 @@ def sip_config(settings: Settings, **overrides: object) -> SipConfig:
 class _StartedOnFirstDial:
     """The configured SIP telephone, registered on the first dial (inside the event loop)."""
 
-    def __init__(self, config: SipConfig) -> None:
+    def __init__(self, config: SipConfig, *, own_process: bool = False) -> None:
         from dialer.telephony.baresip import BaresipTelephone
+        from dialer.telephony.remote import ProcessTelephone
 
-        self._telephone = BaresipTelephone(config)
+        # NAPOMNI_SIP_ADAPTER=baresip-process: SIP and RTP in a process of their own.
+        self._telephone: BaresipTelephone | ProcessTelephone = (
+            ProcessTelephone(config) if own_process else BaresipTelephone(config)
+        )
         self._lock = asyncio.Lock()
         self._started = False
 
-    async def dial(self, number: str, ring_timeout_s: float) -> BaresipCall:
+    async def dial(self, number: str, ring_timeout_s: float) -> Call:
         async with self._lock:
             if not self._started:
                 await self._telephone.start()
@@ -174,15 +178,29 @@ def build_call_runner(
     Loads the models (seconds); the telephone registers on the first call. ``metrics``
     counts every call (``napomni worker --metrics-port``).
     """
-    from dialer.runner import SessionCallRunner
+    from dialer.runner import RunnerConfig, SessionCallRunner
     from dialer.session import CallSession, SessionConfig
     from dialer.session.store import SqlCallLog
+    from dialer.session.transfer import TransferConfig, parse_transfer_method
 
     parts = build_session_parts(settings, SqlCallLog(factory, store_promises=False))
     session = CallSession(
         parts, SessionConfig(record_dir=settings.data_dir / "recordings"), metrics=metrics
     )
-    return SessionCallRunner(_StartedOnFirstDial(sip_config(settings)), session, factory)
+    return SessionCallRunner(
+        _StartedOnFirstDial(
+            sip_config(settings), own_process=settings.sip.adapter == "baresip-process"
+        ),
+        session,
+        factory,
+        # NAPOMNI_TRANSFER_METHOD=refer: REFER to the collector's extension at the registrar.
+        config=RunnerConfig(
+            transfer=TransferConfig(
+                method=parse_transfer_method(settings.transfer_method),
+                refer_domain=settings.sip.registrar,
+            )
+        ),
+    )
 
 
 @dataclass

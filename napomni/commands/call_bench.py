@@ -112,6 +112,7 @@ async def _level(
     together: bool,
     steady_rounds: int | None = None,
     recognition: Sequence[int] = (),
+    own_process: bool = False,
 ) -> _Level:
     """Run ``calls`` calls at once (a burst), or ``calls`` lines each calling
     ``steady_rounds`` times back to back (steady traffic); the reports and the robot's CPU
@@ -122,6 +123,7 @@ async def _level(
     from dialer.sandbox.ports import free_udp_range
     from dialer.session import CallContext, CallOpening
     from dialer.telephony.baresip import BaresipTelephone
+    from dialer.telephony.remote import ProcessTelephone
     from napomni.commands.call import sip_config
     from napomni.commands.demo_debtors import personas, spec_for
     from scripts.engine import Conversation
@@ -170,7 +172,8 @@ async def _level(
             )
             others = excluded | {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
             me = os.getpid()
-            async with BaresipTelephone(config) as telephone:
+            kind = ProcessTelephone if own_process else BaresipTelephone
+            async with kind(config) as telephone:
 
                 async def call(n: int) -> CallReport:
                     debtor = account()
@@ -341,6 +344,12 @@ _STAGE_NAMES = {
     "занятых линиях (--rounds: звонков на линию, ≥ 3).",
 )  # fmt: skip
 @click.option(
+    "--telephone", type=click.Choice(["in-process", "own-process"]), default="in-process",
+    show_default=True,
+    help="Где SIP и RTP: in-process — в процессе звонков (как napomni worker по умолчанию), "
+    "own-process — в своём процессе (NAPOMNI_SIP_ADAPTER=baresip-process).",
+)  # fmt: skip
+@click.option(
     "--busy-core", is_flag=True,
     help="Занять одно ядро посторонним процессом на время замера (как на сервере с другой работой).",
 )  # fmt: skip
@@ -352,6 +361,7 @@ def bench_calls(
     rounds: int,
     pickup: str,
     traffic: str,
+    telephone: str,
     busy_core: bool,
 ) -> None:
     import subprocess
@@ -368,6 +378,7 @@ def bench_calls(
             excluded,
             together=pickup == "together",
             steady=traffic == "steady",
+            own_process=telephone == "own-process",
         )
     finally:
         if busy is not None:
@@ -384,6 +395,7 @@ def _bench_calls(
     *,
     together: bool,
     steady: bool = False,
+    own_process: bool = False,
 ) -> None:
     """The levels, each ``rounds`` times; ``excluded`` processes are not the robot's CPU."""
     import tempfile
@@ -410,7 +422,7 @@ def _bench_calls(
         "звонкам при всех занятых линиях"
         if steady
         else "все звонки уровня набираются разом"
-    )
+    ) + ("; SIP и RTP в своём процессе" if own_process else "; SIP и RTP в процессе звонков")
     click.echo(
         f"Ядер: {os.cpu_count()}; распознавание: {engine_note}; должники снимают трубку "
         f"{pickup_note}; {traffic_note}"
@@ -425,7 +437,7 @@ def _bench_calls(
                 level = asyncio.run(
                     _level(
                         settings, session, calls, Path(work), excluded, together,
-                        max(rounds, 3), recognition,
+                        max(rounds, 3), recognition, own_process,
                     )
                 )  # fmt: skip
             else:

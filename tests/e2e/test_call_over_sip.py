@@ -35,6 +35,7 @@ from dialer.session.phrasing import RussianPhrasing, SynthesizerVoice
 from dialer.session.store import SqlCallLog
 from dialer.telephony.baresip import BaresipTelephone
 from dialer.telephony.config import SipConfig
+from dialer.telephony.remote import ProcessTelephone
 from napomni.commands.demo_debtors import debtor_voice
 from scripts.engine import Conversation
 from scripts.loader import library_script, load_script
@@ -122,7 +123,13 @@ def make_account(factory: sessionmaker[Session], name: str) -> int:
         return account.id
 
 
+@pytest.mark.parametrize(
+    "telephone_kind",
+    [BaresipTelephone, ProcessTelephone],
+    ids=["baresip-in-process", "baresip-own-process"],
+)
 async def test_a_whole_call_over_sip(
+    telephone_kind: type[BaresipTelephone] | type[ProcessTelephone],
     world: tuple[Kamailio, DebtorPool],
     recognizer: RecognitionEngine,
     session_factory: sessionmaker[Session],
@@ -161,7 +168,7 @@ async def test_a_whole_call_over_sip(
         rtp_port_max=rtp_max,
         local_address="127.0.0.1",
     )
-    async with BaresipTelephone(config) as telephone:
+    async with telephone_kind(config) as telephone:
         report = await session.place(
             telephone, "ivanov", 10.0, Conversation(script, variables), context
         )
