@@ -130,7 +130,10 @@ def database_problem(err: BaseException) -> str | None:
     if not isinstance(err, exc.DBAPIError | exc.OperationalError):
         return None
     text = str(getattr(err, "orig", err)).lower()
-    if "no such table" in text or "does not exist" in text and "relation" in text:
+    # A table or column the code knows and the database does not: never upgraded, or not
+    # since the release that added it (SQLite «no such …», PostgreSQL «… does not exist»).
+    missing = "no such table" in text or "no such column" in text
+    if missing or "does not exist" in text and ("relation" in text or "column" in text):
         return "база данных не создана или не обновлена — выполните «napomni db upgrade»"
     if isinstance(err, exc.IntegrityError):
         return (

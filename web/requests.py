@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from web.access import Principal
 from web.errors import BadInput, NotFound, NotSignedIn
@@ -15,13 +17,21 @@ __all__ = [
     "PRINCIPAL",
     "SESSION",
     "SET_SESSION",
+    "UNREADABLE_BODY",
     "is_api",
     "json_object",
     "path_id",
     "principal_of",
     "query_int",
     "query_text",
+    "read_form",
 ]
+
+# What aiohttp raises on a body it cannot read: a line or part header past its limits
+# (HttpProcessingError), an unknown charset or transfer encoding (LookupError, RuntimeError),
+# bytes that are not that charset, bad base64, a broken or nested multipart (ValueError and,
+# in places, AssertionError). Caught only around its body readers.
+UNREADABLE_BODY = (HttpProcessingError, LookupError, RuntimeError, ValueError, AssertionError)
 
 # Ids are 32-bit on PostgreSQL; a larger number from the URL is simply "not found".
 MAX_ID = 2**31 - 1
@@ -84,8 +94,25 @@ async def json_object(request: web.Request) -> Mapping[str, object]:
     past the parser's depth) is a 400 naming the body."""
     try:
         body = await request.json()
-    except (ValueError, RecursionError) as err:  # RecursionError: "[[[[…" 100,000 deep
+    except (*UNREADABLE_BODY, RecursionError) as err:  # RecursionError: "[[[[…" 100,000 deep
         raise BadInput("тело запроса: ожидается JSON-объект") from err
     if not isinstance(body, dict):
         raise BadInput("тело запроса: ожидается JSON-объект")
     return body
+
+
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form fields (urlencoded or multipart, read once and kept by aiohttp).
+
+    A body that cannot be read as a form — a broken or nested multipart, an unknown charset
+    or transfer encoding, a line past aiohttp's limits — is a 400 naming the body, not a 500
+    whose traceback would carry the start of what was typed.
+    """
+    try:
+        return await request.post()
+    except UNREADABLE_BODY as err:
+        raise BadInput(
+            "тело запроса: форма не читается (испорчена или в неизвестной кодировке)"
+        ) from err

@@ -16,15 +16,16 @@ import logging
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import SystemRoute
 
 from storage.models import utc_now
 from web.access import Principal
 from web.db import in_read, in_transaction
-from web.errors import Forbidden, NotSignedIn, RequestRefused
+from web.errors import BadInput, Forbidden, NotSignedIn, RequestRefused
 from web.keys import CONFIG, ROUTES, SIGNER
-from web.requests import PRINCIPAL, SESSION, SET_SESSION, is_api
+from web.requests import PRINCIPAL, SESSION, SET_SESSION, is_api, read_form
 from web.responses import see_other
 from web.sessions import COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, SessionData
 from web.users import load_principal, touch_web_session
@@ -64,7 +65,7 @@ async def _principal(request: web.Request, session: SessionData) -> Principal | 
 async def _csrf_ok(request: web.Request, session: SessionData) -> bool:
     token = request.headers.get(CSRF_HEADER)
     if token is None and request.content_type in _FORM_TYPES:
-        form = await request.post()
+        form = await read_form(request)
         field = form.get(CSRF_FIELD)
         token = field if isinstance(field, str) else None
     return session.csrf_matches(token)
@@ -96,6 +97,11 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         response = await _guarded(request, handler, session)
     except RequestRefused as refused:
         response = await _render_refusal(request, refused)
+    except HttpProcessingError:
+        # A handler streaming the body itself (an upload) met a line or part header past
+        # aiohttp's limits: the client's fault, and its text stays out of the log.
+        unreadable = BadInput("тело запроса: строка или заголовок части длиннее допустимого")
+        response = await _render_refusal(request, unreadable)
     except web.HTTPException as http_error:
         if is_api(request) and http_error.status >= 400:
             response = web.json_response(

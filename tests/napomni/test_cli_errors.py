@@ -50,3 +50,13 @@ def test_a_duplicate_written_by_another_command_at_once(session_factory: sa.orm.
 
 def test_other_errors_are_not_disguised() -> None:
     assert database_problem(ValueError("x")) is None
+
+
+def test_a_database_behind_the_code_asks_for_an_upgrade(engine: sa.Engine) -> None:
+    # A release that added a column, run before «napomni db upgrade»: SQLite says «no such
+    # column», PostgreSQL «column … does not exist» (a ProgrammingError, not operational).
+    with pytest.raises(sa.exc.DBAPIError) as caught, engine.connect() as connection:
+        connection.execute(sa.text("SELECT organisations.added_by_a_later_release FROM organisations"))  # fmt: skip
+    message = database_problem(caught.value)
+    assert message is not None
+    assert "napomni db upgrade" in message

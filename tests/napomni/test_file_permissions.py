@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -47,3 +48,16 @@ def test_an_open_data_dir_and_database_are_closed(tmp_path: Path) -> None:
     _run(data_dir, "db", "upgrade")
     assert oct(_mode(data_dir)) == oct(0o700)
     assert oct(_mode(database)) == oct(0o600)
+
+
+def test_audio_written_by_napomni_is_private(tmp_path: Path) -> None:
+    # A call's recording is written by the worker process the same way: the process's umask
+    # (077, set first thing by `napomni`) makes the file 0600 and its directories 0700.
+    if shutil.which("festival") is None and shutil.which("espeak-ng") is None:
+        pytest.skip("нет синтезатора речи (festival, espeak-ng)")
+    data_dir = tmp_path / "data"
+    recording = data_dir / "recordings" / "2026" / "call.wav"
+    _run(data_dir, "say", "Проверка записи", "-o", str(recording))
+    assert oct(_mode(recording)) == oct(0o600)
+    for directory in (data_dir, data_dir / "recordings", recording.parent):
+        assert oct(_mode(directory)) == oct(0o700), directory.name

@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy.orm import Session, sessionmaker
 
+from storage.models import Building
+from storage.models.users import UserRole
+from tests.web.conftest import WebUser, WebWorld
 from web.exports import ExportColumn, ExportTable, to_csv_1c, to_xlsx
 
 HOSTILE = [
@@ -59,3 +64,29 @@ def test_csv_cells_that_start_a_formula_are_neutralised(address: str) -> None:
 def test_a_plain_address_is_written_as_it_is() -> None:
     body = to_csv_1c(_table("г. Тверь, ул. Советская, д. 1")).decode("cp1251")
     assert body.splitlines()[1].startswith("г. Тверь")
+
+
+async def test_an_address_from_1c_downloads_as_text_from_the_server(
+    make_user: Callable[[], Awaitable[WebUser]],
+    web_world: WebWorld,
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The probe's case end to end: a 1С address «=1+1 …» in a building, the transparency
+    report downloaded from a real server as XLSX and CSV."""
+    address = f"=1+1 г. Тверь, ул. Советская, д. 1 ({web_world.org_a})"
+    with session_factory.begin() as session:
+        session.get_one(Building, web_world.building_a).address = address
+    user = await make_user()
+    assert await user.sign_in(web_world.logins[UserRole.MANAGER]) == 303
+    async with user.http.get("/transparency.xlsx?months=24") as response:
+        assert response.status == 200
+        sheet = load_workbook(io.BytesIO(await response.read())).active
+    assert sheet is not None
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value == address]
+    assert cells
+    assert all(cell.data_type == "s" for cell in cells)
+    async with user.http.get("/transparency.csv?months=24") as response:
+        assert response.status == 200
+        body = (await response.read()).decode("cp1251")
+    rows = list(csv.reader(io.StringIO(body, newline=""), delimiter=";"))
+    assert ["'" + address] == [cell for row in rows for cell in row if address in cell]

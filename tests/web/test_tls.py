@@ -109,3 +109,22 @@ def test_plain_http_sends_no_hsts(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("env", "secure"),
+    [
+        ({}, False),
+        ({"NAPOMNI_WEB_HTTPS": "1"}, True),  # behind an HTTPS proxy
+        ({"NAPOMNI_SMS_PUBLIC_URL": "https://napomni.example.ru"}, True),  # the public URL
+        ({"NAPOMNI_SMS_PUBLIC_URL": "http://127.0.0.1:8080", "NAPOMNI_WEB_HTTPS": "0"}, False),
+    ],
+)
+def test_cookies_are_secure_behind_a_proxy_or_with_an_https_public_url(
+    tmp_path: Path, env: dict[str, str], secure: bool
+) -> None:
+    from napomni.commands.serve import web_config
+    from napomni.settings import load_settings
+
+    settings = load_settings({"NAPOMNI_DATA_DIR": str(tmp_path), **env})
+    assert web_config(settings).cookie_secure is secure

@@ -18,7 +18,7 @@ from web.keys import CONFIG, ROUTES
 from web.metrics import METRICS
 from web.openapi import build_openapi
 from web.pages import render
-from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of
+from web.requests import PRINCIPAL, SESSION, SET_SESSION, principal_of, read_form
 from web.responses import see_other
 from web.routing import ApiDoc, RouteTable
 from web.sessions import SessionData
@@ -72,7 +72,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     """Check the login and password; on success a new signed session."""
-    form = await request.post()
+    form = await read_form(request)
     login = form.get("login")
     password = form.get("password")
     next_field = form.get("next")

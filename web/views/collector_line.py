@@ -28,7 +28,7 @@ from storage.models.users import LineStatus, UserRole
 from web.access import roles
 from web.db import in_read, in_transaction
 from web.errors import BadInput, NotFound
-from web.requests import json_object, principal_of, query_int
+from web.requests import json_object, principal_of, query_int, read_form
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Param, RouteTable
 
@@ -71,7 +71,7 @@ def _back_to(raw: object) -> str:
 async def status_form(request: web.Request) -> web.StreamResponse:
     """The three buttons: set my status, back to the page the form was on."""
     principal = principal_of(request)
-    form = await request.post()
+    form = await read_form(request)
     status = form.get("status")
     await in_transaction(request.app, lambda db: _set(db, principal.user_id, status))
     return see_other(_back_to(form.get("next")))

@@ -17,7 +17,7 @@ from web.access import CAMPAIGN_ROLES, Principal, roles
 from web.db import in_read, in_transaction
 from web.errors import NotFound
 from web.pages import render
-from web.requests import path_id, principal_of
+from web.requests import path_id, principal_of, read_form
 from web.responses import see_other
 from web.routing import RouteTable
 
@@ -96,7 +96,7 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     """Validate and store; on a refusal the form comes back with the message."""
     principal = principal_of(request)
     organisation_id = path_id(request, "organisation_id")
-    posted = await request.post()
+    posted = await read_form(request)
     form = {name: str(posted.get(name, ""))[:500] for name in _FIELDS}
     try:
         settings = _parse(form)

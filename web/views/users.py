@@ -22,7 +22,7 @@ from web.db import in_read, in_transaction
 from web.errors import BadInput, NotFound
 from web.keys import CONFIG
 from web.pages import render
-from web.requests import json_object, path_id, principal_of
+from web.requests import json_object, path_id, principal_of, read_form
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Handler, Param, RouteTable
 from web.users import change_user, list_users
@@ -64,7 +64,7 @@ async def extension_form(request: web.Request) -> web.StreamResponse:
     """The extension field of a collector's row: set it, or clear it with an empty field."""
     principal_of(request)
     user_id = path_id(request, "user_id")
-    raw = (await request.post()).get("extension", "")
+    raw = (await read_form(request)).get("extension", "")
     done = await in_transaction(request.app, lambda db: _set_extension(db, user_id, raw))
     told = done["extension"] or "снят"
     return see_other(f"/users?notice={done['login']}: добавочный номер {told}")
