@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,9 +27,11 @@ from dialer.campaigns.attempts import (
     PromiseMade,
 )
 from dialer.compliance import CallOutcome
+from dialer.script_library import UnknownScript, campaign_script
 from dialer.session import CallContext, CallOpening, CallReport, CallSession
 from dialer.session.accounts import account_variables, today_in
 from dialer.session.errors import ScriptNotFound, SessionError
+from dialer.session.transfer import TransferConfig, TransferDesk
 from dialer.telephony.port import Outcome, Telephone
 from scripts.actions import OutcomeKind
 from scripts.engine import Conversation
@@ -62,9 +64,11 @@ _TAG_REQUESTS = {
 
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
-    """How the runner dials."""
+    """How the runner dials, and how it connects a debtor who asks for a person
+    (``transfer``; ``None``: never live, the case is always a callback)."""
 
     ring_timeout_s: float = 30.0
+    transfer: TransferConfig | None = field(default_factory=TransferConfig)
 
 
 class ScriptBook:
@@ -84,6 +88,18 @@ class ScriptBook:
                 raise ScriptNotFound(f"сценарий {name!r} не найден ({path})")
             self._loaded[name] = load_script(path)
         return self._loaded[name]
+
+    def for_campaign(
+        self, session: Session, organisation_id: int, campaign_id: int, name: str
+    ) -> Script:
+        """The version of ``name`` the campaign pinned (edited on the web, else the library
+        file); a book with its own folder (demos, tests) serves that folder's file instead."""
+        if self._folder is not None:
+            return self.get(name)
+        try:
+            return campaign_script(session, organisation_id, campaign_id, name)
+        except UnknownScript as err:
+            raise ScriptNotFound(str(err)) from err
 
 
 class SessionCallRunner:
@@ -106,11 +122,16 @@ class SessionCallRunner:
         self._config = config or RunnerConfig()
         # The worker's clock: "today" for the debtor's dates follows it (the demo pins it).
         self._clock = clock
+        # Collectors are dialled on the robot's own telephone (a bridge) or named in a REFER.
+        transfer = self._config.transfer
+        self._transfers = (
+            TransferDesk(factory, telephone, transfer) if transfer is not None else None
+        )
 
     async def run(self, attempt: ClaimedAttempt) -> AttemptOutcome:
         """Dial, talk, store; an attempt that cannot start is a failed call with the reason."""
         try:
-            script = self._scripts.get(attempt.script)
+            script = await asyncio.to_thread(self._script, attempt)
             variables = await asyncio.to_thread(self._variables, attempt)
             conversation = Conversation(script, variables)
         except (ScriptError, SessionError) as err:
@@ -129,6 +150,7 @@ class SessionCallRunner:
             today=today_in(attempt.time_zone, self._clock()),
             debt=attempt.debt,
             call_ref=f"ЛС{attempt.account_id}/a{attempt.attempt_id}",
+            transfers=self._transfers,
         )
         report = await self._session.place(
             self._telephone,
@@ -138,6 +160,12 @@ class SessionCallRunner:
             context,
         )
         return attempt_outcome(report)
+
+    def _script(self, attempt: ClaimedAttempt) -> Script:
+        with self._factory() as db:
+            return self._scripts.for_campaign(
+                db, attempt.organisation_id, attempt.campaign_id, attempt.script
+            )
 
     def _variables(self, attempt: ClaimedAttempt) -> AccountVariables:
         with self._factory() as session:

@@ -46,6 +46,7 @@ FILE_VARIABLES: frozenset[str] = frozenset(
         "NAPOMNI_WEB_TLS_CERT",
         "NAPOMNI_WEB_TLS_KEY",
         "NAPOMNI_WEB_HTTPS",
+        "NAPOMNI_TRANSFER_METHOD",
         *(
             f"NAPOMNI_SIP_{name}"
             for name in (

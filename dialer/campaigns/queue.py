@@ -58,6 +58,7 @@ from storage.models.campaigns import (
 from storage.models.enums import ContactKind as HistoryKind
 from storage.models.history import ContactEvent
 from storage.models.ledger import Payment
+from storage.transfers import attach_case
 
 __all__ = [
     "claim_attempts",
@@ -576,7 +577,7 @@ def complete_attempt(
     session.flush()
     reasons = _after_call(session, campaign, attempt, outcome, now, rules, ledger)
     if reasons:
-        escalate(
+        case = escalate(
             session,
             organisation_id=campaign.organisation_id,
             account_id=attempt.account_id,
@@ -586,6 +587,9 @@ def complete_attempt(
             rules=rules.escalation,
             call_id=outcome.call_id,
         )
+        if case is not None and outcome.call_id is not None:
+            # A live transfer's case: linked, and the collector's who took the call.
+            attach_case(session, outcome.call_id, case.id)
     return attempt
 
 

@@ -35,8 +35,10 @@ from dialer.session.ports import CallClosing, Notice, NoticeKind
 from dialer.session.report import CallReport, TurnRecord
 from dialer.session.speaker import Speaker
 from dialer.session.speaking import Line, Player, PlayerFailed
+from dialer.session.transfer import TransferConfig, TransferOutcome
 from dialer.session.turn_log import TurnLog
 from dialer.session.turn_taking import TurnKind, TurnTaking
+from dialer.telephony.bridge import BridgeRecorder
 from dialer.telephony.port import SAMPLE_RATE_HZ, Call, CallResult
 from scripts.actions import (
     Action,
@@ -104,6 +106,7 @@ class _State:
     barge_in_ms: list[int] = field(default_factory=list)
     first_word_at: float | None = None
     held: list[_Held] = field(default_factory=list)
+    transfer: TransferOutcome | None = None
 
 
 class CallRun:
@@ -158,13 +161,15 @@ class CallRun:
         self.speaker = speaker
         self.turns = TurnLog(session.parts.log, call_id, ref=self.ref, on_stored=self._stored)
         self.released = asyncio.Event()
+        self.hearing_tasks: list[asyncio.Task[None]] = []
 
     # --- the whole call -------------------------------------------------------------
 
     async def execute(self) -> CallReport:
         """Talk until the script or the line ends; store the call; never raises for the line."""
+        self.hearing_tasks = self.hearing.start()
         tasks = [
-            *self.hearing.start(),
+            *self.hearing_tasks,
             asyncio.create_task(self.player.run(), name=f"player-{self.ref}"),
         ]
         writer = asyncio.create_task(self.turns.writer(), name=f"writer-{self.ref}")
@@ -210,6 +215,31 @@ class CallRun:
         # The script ended: let the goodbye play out (bounded), then hang up.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.player.drained(_TICK_S), self.config.goodbye_timeout_s)
+        escalation = self.state.escalation
+        if escalation is not None and escalation.transfer and not self.call.result.ended:
+            await self._transfer(escalation)
+
+    async def _transfer(self, escalation: Escalate) -> None:
+        """The script asked for a person: the transfer desk takes the line (or, without
+        one, the robot says a specialist will call back)."""
+        self.state.speech_since = None  # nothing heard from now on is an answer to wait for
+        line = _LentLine(self)
+        desk = self.context.transfers
+        if desk is None or self.call_id is None:
+            self._notice("event", "перевод: не настроен — специалист перезвонит")
+            await line.say(TransferConfig().busy_text)
+            return
+        try:
+            self.state.transfer = await desk.hand_over(
+                line,
+                call_id=self.call_id,
+                account_id=self.context.opening.account_id,
+                reason=escalation.reason,
+            )
+        except Exception:  # the transfer's records failing: the case is still queued
+            logger.warning("call %s: transfer not started", self.ref, exc_info=True)
+            if not self.call.result.ended:
+                await line.say(desk.config.busy_text)
 
     async def _next_input(self) -> object | None:
         try:
@@ -469,6 +499,7 @@ class CallRun:
             misunderstood_in_a_row=state.misunderstood,
             barge_in_ms=tuple(state.barge_in_ms),
             first_word_ms=first_word_ms,
+            transfer=state.transfer,
         )
 
     async def _save_recording(self) -> str | None:
@@ -489,6 +520,35 @@ class CallRun:
     ) -> None:
         if self.s.observer is not None:
             self.s.observer.notice(Notice(self.ref, kind, text, tags, latency))
+
+
+class _LentLine:
+    """The call lent to a transfer (:class:`~dialer.session.transfer.TransferLine`)."""
+
+    def __init__(self, run: CallRun) -> None:
+        self._run = run
+        self.call = run.call
+
+    @property
+    def recorder(self) -> BridgeRecorder:
+        return self._run.audio
+
+    async def say(self, text: str) -> None:
+        player = self._run.player
+        player.say(Say((text,), interruptible=False), text)
+        await player.drained(_TICK_S)
+
+    def stop_saying(self) -> None:
+        self._run.player.cut(only_interruptible=False)
+
+    async def leave_line(self) -> None:
+        tasks = self._run.hearing_tasks
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def notice(self, text: str) -> None:
+        self._run._notice("event", text)
 
 
 class _LineDead(Exception):

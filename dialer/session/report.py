@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
+from dialer.session.transfer import TransferOutcome
 from dialer.telephony.port import CallResult
 from scripts.actions import Escalate, MessageKind, Outcome
 
@@ -91,6 +92,7 @@ class CallReport:
     misunderstood_in_a_row: int = 0
     barge_in_ms: tuple[int, ...] = ()  # speech onset received → robot stopped, per barge-in
     first_word_ms: int | None = None  # the answer → the robot's first frame on the wire
+    transfer: TransferOutcome | None = None  # the live transfer to a collector, if offered
 
     @property
     def latencies_ms(self) -> list[int]:

@@ -22,7 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,11 +35,12 @@ from dialer.session.dialogue import CallRun
 from dialer.session.ports import CallClosing, CallLog, Notice, Observer, Phrasing, Voice
 from dialer.session.report import CallOpening, CallReport
 from dialer.session.speaker import Speaker
+from dialer.session.transfer import TransferConfig, TransferDesk
 from dialer.session.voicebank import VoiceBank
 from dialer.telephony.errors import TelephonyError
 from dialer.telephony.port import Call, CallResult, Outcome, Telephone
 from scripts.engine import Conversation
-from scripts.values import WEEKDAY_WORDS
+from scripts.values import WEEKDAY_WORDS, Part
 from speech.recognition import RecognitionEngine
 from speech.russian import spoken_vocabulary
 
@@ -97,6 +98,12 @@ class CallContext:
     today: dt.date
     debt: Decimal | None = None
     call_ref: str = ""  # a short id for the console and logs (never a phone)
+    # Live transfer to a collector when the script asks for one (None: a callback instead).
+    transfers: TransferDesk | None = None
+
+    def transfer_lines(self) -> list[tuple[Part, ...]]:
+        """What a transfer may say on this call (rendered before dialling with the script)."""
+        return (self.transfers.config if self.transfers else TransferConfig()).lines()
 
 
 class CallSession:
@@ -129,14 +136,17 @@ class CallSession:
             self._bank.start()
         return self._bank
 
-    async def prepare(self, conversation: Conversation) -> Speaker:
-        """A call's speaker with every sentence the script can say to this account made.
+    async def prepare(
+        self, conversation: Conversation, extra_lines: Iterable[tuple[Part, ...]] = ()
+    ) -> Speaker:
+        """A call's speaker with every sentence the script can say to this account made
+        (and ``extra_lines``: the transfer's).
 
         Called before dialling; waits at most ``prepare_timeout_s`` (then the call goes out
         and whatever is missing is made when said).
         """
         speaker = Speaker(self.bank, self.parts.phrasing)
-        lines = [*conversation.script_lines(), (self.config.apology_text,)]
+        lines = [*conversation.script_lines(), (self.config.apology_text,), *extra_lines]
         started = self.clock()
         try:
             made = await asyncio.wait_for(speaker.prepare(lines), self.config.prepare_timeout_s)
@@ -183,7 +193,8 @@ class CallSession:
         conversation: Conversation,
         context: CallContext,
     ) -> CallReport:
-        speaker = await self.prepare(conversation)  # nothing is left to make at answer
+        # Nothing is left to make at answer.
+        speaker = await self.prepare(conversation, context.transfer_lines())
         call_id = await self._open(context)
         try:
             call = await telephone.dial(number, ring_timeout_s)
@@ -202,7 +213,7 @@ class CallSession:
     async def _run(
         self, call: Call, conversation: Conversation, context: CallContext
     ) -> CallReport:
-        speaker = await self.prepare(conversation)
+        speaker = await self.prepare(conversation, context.transfer_lines())
         call_id = await self._open(context)
         return await self._talk(call, conversation, context, call_id, speaker)
 

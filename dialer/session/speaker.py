@@ -72,9 +72,11 @@ class Speaker:
         texts = text_pieces(lines)
         made = [(t, self._bank.render(t)) for t in texts]
         new = sum(1 for _, future in made if not future.done())
+        # Shielded: a caller that stops waiting (prepare_timeout_s) must not cancel the
+        # bank's renders, which every later call shares.
         await asyncio.gather(
-            asyncio.wrap_future(self._bank.start()),
-            *(asyncio.wrap_future(future) for _, future in made),
+            asyncio.shield(asyncio.wrap_future(self._bank.start())),
+            *(asyncio.shield(asyncio.wrap_future(future)) for _, future in made),
             return_exceptions=True,
         )
         return new

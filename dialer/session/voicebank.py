@@ -75,7 +75,7 @@ class VoiceBank:
         """The audio of one sentence: made already, in the making, or started now."""
         with self._lock:
             made = self._texts.get(text)
-            if made is not None and not (made.done() and made.exception() is not None):
+            if made is not None and not _failed(made):
                 self._texts.move_to_end(text)
                 return made
             made = self._pool.submit(self._sentence, text)
@@ -88,7 +88,7 @@ class VoiceBank:
         """The audio of ``text`` if it is made (never waits, never starts anything)."""
         with self._lock:
             made = self._texts.get(text)
-        if made is None or not made.done() or made.exception() is not None:
+        if made is None or not made.done() or _failed(made):
             return None
         return made.result()
 
@@ -124,7 +124,8 @@ class VoiceBank:
                 self._words[word] = pcm
         if failed:
             logger.warning("voice bank: %d of %d number words not rendered", failed, len(words))
-        done.set_result(None)
+        if not done.done():  # nobody else settles it; a cancelled waiter must not break this
+            done.set_result(None)
 
     def words(self, spoken: str) -> bytes:
         """``spoken`` (number, month and weekday words) joined from rendered words.
@@ -153,3 +154,8 @@ class VoiceBank:
     def close(self) -> None:
         """Stop the rendering threads (what is queued is dropped)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _failed(made: Future[bytes]) -> bool:
+    """A render that ended without audio (raised, or cancelled: made again when asked)."""
+    return made.done() and (made.cancelled() or made.exception() is not None)

@@ -1,7 +1,8 @@
 """The simulated debtors of ``napomni demo`` and ``napomni bench calls``, and their voices.
 
 Each persona answers the soft-reminder script turn by turn with its own Russian answers: a
-promise, a dispute, a relative, voicemail, busy. Answers are spoken by Festival's Russian
+promise, a dispute, a relative, voicemail, busy, and one who asks for a person and talks to
+the demo's collector (:func:`demo_collector`, extension 201) once the robot connects them. Answers are spoken by Festival's Russian
 voice (``festvox-ru``: recorded units, which recognisers understand) when it is installed,
 else by espeak-ng (which Whisper base mostly mishears: measured, see README).
 """
@@ -18,8 +19,21 @@ from pathlib import Path
 from dialer.sandbox.debtor import DebtorBehaviour, DebtorSpec
 from dialer.sandbox.errors import SandboxError
 from dialer.sandbox.voices import say_to_wav
+from dialer.sandbox.wavfile import read_pcm, write_pcm
 
-__all__ = ["HELLO", "Persona", "behaviour_personas", "debtor_voice", "personas", "spec_for"]
+__all__ = [
+    "COLLECTOR_EXTENSION",
+    "HELLO",
+    "Persona",
+    "behaviour_personas",
+    "debtor_voice",
+    "demo_collector",
+    "personas",
+    "spec_for",
+]
+
+#: The demo collector's SIP extension (their phone, registered at the demo's Kamailio).
+COLLECTOR_EXTENSION = "201"
 
 _FESTIVAL_VOICE = "voice_msu_ru_nsh_clunits"
 _TIMEOUT_S = 60
@@ -88,10 +102,18 @@ class Persona:
     talk_over_from: int = 0
     reply_delay_s: float = 0.0
     check_line_at: int | None = None
+    # Live transfer: what the debtor says once connected to a collector, after
+    # ``connect_pause_s`` of silence (the robot's «Соединяю…» and the collector's ringing).
+    # A collector (behaviour ``collector``) answers after ``answer_delay_s``, says its
+    # greeting, listens ``listens_s`` and hangs up.
+    to_collector: str | None = None
+    connect_pause_s: float = 6.0
+    answer_delay_s: float = 0.0
+    listens_s: float = 0.0
 
 
 def personas(today: dt.date) -> tuple[Persona, ...]:
-    """The demo's five debtors; the promise names a day two days from ``today``."""
+    """The demo's six debtors; the promise names a day two days from ``today``."""
     from speech.russian import date_words
 
     day = date_words(today + dt.timedelta(days=2), "gen")
@@ -125,6 +147,29 @@ def personas(today: dt.date) -> tuple[Persona, ...]:
             greeting="Абонент не может ответить. Оставьте сообщение после звукового сигнала.",
         ),
         Persona("busy", "занято", "Морозов Олег Викторович", "busy"),
+        Persona(
+            "transfer",
+            "просит специалиста",
+            "Соколов Андрей Ильич",
+            "answer",
+            ("Да, это я.", "Соедините меня с оператором, пожалуйста."),
+            to_collector="Здравствуйте. Я хотел уточнить, за какие месяцы у меня долг.",
+        ),
+    )
+
+
+def demo_collector() -> Persona:
+    """The demo's collector: their phone (extension 201) rings, they answer and listen."""
+    return Persona(
+        "collector",
+        "специалист (доб. 201)",
+        "Иванова Елена Сергеевна",
+        "collector",
+        greeting="Здравствуйте! Специалист управляющей компании, Елена. Слушаю вас.",
+        hello_after_s=None,
+        hangup_silence_s=None,
+        answer_delay_s=1.0,
+        listens_s=7.0,
     )
 
 
@@ -160,13 +205,36 @@ def _date_words(day: dt.date) -> str:
     return date_words(day, "gen")
 
 
+def _padded_voice(text: str, cache_dir: Path, before_s: float, after_s: float) -> Path:
+    """:func:`debtor_voice` with silence before and after (cached by text and pauses)."""
+    spoken = debtor_voice(text, cache_dir)
+    target = spoken.with_name(f"{spoken.stem}-{before_s:g}-{after_s:g}.wav")
+    if not target.exists():
+        silence = bytes(int(8000 * before_s) * 2), bytes(int(8000 * after_s) * 2)
+        write_pcm(target, silence[0] + read_pcm(spoken) + silence[1])
+    return target
+
+
 def spec_for(persona: Persona, user: str, cache_dir: Path) -> DebtorSpec:
-    """The sandbox debtor that plays ``persona`` as SIP user ``user``."""
+    """The sandbox debtor (or collector) that plays ``persona`` as SIP user ``user``."""
+    answers = [str(debtor_voice(a, cache_dir)) for a in persona.answers]
+    if persona.to_collector:
+        answers.append(
+            str(_padded_voice(persona.to_collector, cache_dir, persona.connect_pause_s, 0.0))
+        )
+    collector = persona.behaviour == "collector"
+    greeting = None
+    if persona.greeting and collector:
+        greeting = str(_padded_voice(persona.greeting, cache_dir, 0.3, persona.listens_s))
+    elif persona.greeting:
+        greeting = str(debtor_voice(persona.greeting, cache_dir))
     return DebtorSpec(
         user=user,
         behaviour=persona.behaviour,
-        greeting=str(debtor_voice(persona.greeting, cache_dir)) if persona.greeting else None,
-        answers=tuple(str(debtor_voice(a, cache_dir)) for a in persona.answers),
+        greeting=greeting,
+        answers=tuple(answers),
+        hangup_after_greeting=collector,
+        answer_delay_s=persona.answer_delay_s,
         pause_s=persona.pause_s,
         hello=str(debtor_voice(HELLO, cache_dir)) if persona.behaviour == "answer" else None,
         hello_after_s=persona.hello_after_s,

@@ -1,7 +1,8 @@
 """The live half of ``napomni demo``: a small campaign called over real SIP on 127.0.0.1.
 
-A local Kamailio (digest auth), five simulated debtors answering the soft reminder in
-Russian (a promise, a dispute, a relative, voicemail, busy), the robot on baresip, the
+A local Kamailio (digest auth), six simulated debtors answering the soft reminder in
+Russian (a promise, a dispute, a relative, voicemail, busy, and one who asks for a person —
+connected live to the demo collector's phone, extension 201), the robot on baresip, the
 campaigns engineer's worker claiming the attempts, the call session talking with real
 recognition and the real classifier; a live console table (rich), then a summary.
 """
@@ -153,6 +154,35 @@ def _add_demo_accounts(
         return building.id, accounts
 
 
+def _add_demo_collector(factory: sessionmaker[Session], organisation: str) -> int:
+    """The demo's collector: extension 201, «на линии» (no password: not a web login)."""
+    import sqlalchemy as sa
+
+    from napomni.commands.demo_debtors import COLLECTOR_EXTENSION, demo_collector
+    from storage.collectors import set_extension, set_line_status
+    from storage.models import Organisation
+    from storage.models.users import LineStatus, User, UserOrganisation, UserRole
+
+    with factory.begin() as session:
+        org_id = session.scalars(
+            sa.select(Organisation.id).where(Organisation.name == organisation)
+        ).one()
+        user = User(
+            login="demo-collector",
+            display_name=demo_collector().full_name,
+            password_hash="!",  # no argon2 hash: nobody signs in as the demo's collector
+            role=UserRole.COLLECTOR,
+            active=True,
+            session_epoch=0,
+        )
+        user.organisations = [UserOrganisation(organisation_id=org_id)]
+        session.add(user)
+        session.flush()
+        set_extension(session, user.id, COLLECTOR_EXTENSION)
+        set_line_status(session, user.id, LineStatus.ONLINE, DEMO_NOON_UTC)
+        return user.id
+
+
 def _campaign(factory: sessionmaker[Session], organisation: str, building_id: int) -> int:
     from dialer.campaigns.filters import AccountFilter
     from dialer.campaigns.service import CampaignSpec, create_campaign, start_campaign
@@ -229,6 +259,7 @@ class LiveSummary:
     first_words_ms: list[int] = field(default_factory=list)
     messages: list[SentSms] = field(default_factory=list)
     messages_note: str = ""
+    transfers: list[str] = field(default_factory=list)
 
 
 def _summary(factory: sessionmaker[Session], accounts: dict[int, Persona]) -> LiveSummary:
@@ -262,8 +293,58 @@ def _summary(factory: sessionmaker[Session], accounts: dict[int, Persona]) -> Li
             )
             if x is not None
         ]
+        transfers = _transfer_lines(session, accounts)
     first_words = [c.first_word_ms for c in calls if c.first_word_ms is not None]
-    return LiveSummary(len(calls), outcomes, promises, escalations, latencies, first_words)
+    return LiveSummary(
+        len(calls), outcomes, promises, escalations, latencies, first_words, transfers=transfers
+    )
+
+
+_TRANSFER_STATES = {
+    "ended": "соединён",
+    "no_collector": "свободных специалистов нет",
+    "no_answer": "специалист не ответил",
+    "abandoned": "должник не дождался",
+    "refused": "перевод отклонён",
+    "failed": "ошибка перевода",
+}
+_TRANSFER_ENDS = {
+    "collector_hung_up": "первым положил трубку специалист",
+    "debtor_hung_up": "первым положил трубку должник",
+    "rtp_lost_debtor": "пропал звук должника",
+    "rtp_lost_collector": "пропал звук специалиста",
+    "handed_over": "звонок передан (REFER)",
+}
+
+
+def _transfer_lines(session: Session, accounts: dict[int, Persona]) -> list[str]:
+    """One line per live transfer: to whom, how long the debtor waited, how it ended."""
+    import sqlalchemy as sa
+
+    from storage.models.campaigns import EscalationCase
+    from storage.models.transfers import Transfer
+    from storage.models.users import User
+
+    lines = []
+    for transfer in session.scalars(
+        sa.select(Transfer).where(Transfer.account_id.in_(list(accounts))).order_by(Transfer.id)
+    ):
+        state = transfer.state.value
+        text = f"{accounts[transfer.account_id].title}: {_TRANSFER_STATES.get(state, state)}"
+        collector = session.get(User, transfer.collector_user_id or 0)
+        if collector is not None:
+            text += f" — {collector.display_name} (доб. {transfer.extension})"
+        if transfer.wait_ms is not None:
+            text += f", ожидание {transfer.wait_ms / 1000:.1f} с"
+        if transfer.method is not None:
+            text += ", через робота" if transfer.method.value == "bridge" else ", REFER"
+        if transfer.end_reason in _TRANSFER_ENDS:
+            text += f"; {_TRANSFER_ENDS[transfer.end_reason]}"
+        case = session.get(EscalationCase, transfer.escalation_id or 0)
+        if case is not None and case.assignee is not None and collector is not None:
+            text += f"; обращение №{case.id} — у специалиста"
+        lines.append(text)
+    return lines
 
 
 def _percentile(values: list[int], q: float) -> int:
@@ -282,6 +363,8 @@ def print_summary(summary: LiveSummary) -> None:
         click.echo(f"Обещание ({title}): {amount or 'весь долг'} до {due.isoformat()}")
     for title, reasons in summary.escalations:
         click.echo(f"Эскалация ({title}): {', '.join(reasons)}")
+    for line in summary.transfers:
+        click.echo(f"Перевод на специалиста ({line})")
     if summary.first_words_ms:
         click.echo(
             f"Первое слово робота после ответа, мс: "
@@ -321,7 +404,12 @@ async def _run(
     from dialer.telephony.baresip import BaresipTelephone
     from dialer.worker import Worker, WorkerConfig
     from napomni.commands.call import build_session_parts, sip_config
-    from napomni.commands.demo_debtors import personas, spec_for
+    from napomni.commands.demo_debtors import (
+        COLLECTOR_EXTENSION,
+        demo_collector,
+        personas,
+        spec_for,
+    )
     from storage.database import make_engine, make_session_factory
 
     engine = make_engine(url)
@@ -329,8 +417,13 @@ async def _run(
     voices = settings.data_dir / "cache" / "debtor-voices"
     cast = [(p, f"7999000{n:04d}") for n, p in enumerate(personas(DEMO_NOON_UTC.date()), 1)]
     click.echo("Голоса должников (Festival, кэшируются)…")
-    specs = await asyncio.to_thread(lambda: [spec_for(p, user, voices) for p, user in cast])
+    # The collector's phone is one more sandbox user agent: extension 201, no account.
+    staff = [(demo_collector(), COLLECTOR_EXTENSION)]
+    specs = await asyncio.to_thread(
+        lambda: [spec_for(p, user, voices) for p, user in [*cast, *staff]]
+    )
     building, accounts = await asyncio.to_thread(_add_demo_accounts, factory, organisation, cast)
+    await asyncio.to_thread(_add_demo_collector, factory, organisation)
     await asyncio.to_thread(_demo_payee, factory, organisation)
     campaign = await asyncio.to_thread(_campaign, factory, organisation, building)
     board = board_factory({a: p.title for a, p in accounts.items()})
@@ -360,7 +453,7 @@ async def _run(
                 rtp_port_min=rtp_min,
                 rtp_port_max=rtp_max,
                 local_address="127.0.0.1",
-                max_concurrent_calls=5,
+                max_concurrent_calls=6,  # five debtors at once and a collector's leg
                 register=True,
             )
             async with BaresipTelephone(config) as telephone:

@@ -46,6 +46,8 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     inn: Mapped[str | None] = mapped_column(sa.String(12))  # the company's, not personal
     time_zone: Mapped[str] = mapped_column(sa.String(64), default=DEFAULT_TIME_ZONE)
+    # How long a debtor waits for a collector's answer on a live transfer (migration 0021).
+    transfer_wait_s: Mapped[int] = mapped_column(sa.Integer, default=30, server_default="30")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     buildings: Mapped[list[Building]] = relationship(back_populates="organisation")

@@ -58,7 +58,8 @@ def test_wrong_number_in_a_rehearsal() -> None:
 
 def test_end_of_input_is_a_hang_up_and_commands_work() -> None:
     code, output = rehearse("pre_court", answers="/dtmf 0\n")
-    assert "Соединяю со специалистом" in output
+    assert "Хорошо, одну минуту." in output
+    assert "соединить сейчас" in output  # the session connects a person, if one is free
     code, output = rehearse("pre_court", answers="/voicemail\n")
     assert "Итог: no_dialogue" in output
     code, output = rehearse("thanks", answers="")
