@@ -20,10 +20,17 @@ class ScriptError(Exception):
 
 
 class ScriptInvalid(ScriptError, ValueError):
-    """A script file fails validation; :attr:`problems` lists every problem found."""
+    """A script file fails validation; :attr:`problems` lists every problem found.
 
-    def __init__(self, problems: list[str]) -> None:
+    :attr:`places` holds the same problems as (node or None, field, message), for a form that
+    shows each next to its field (empty when the problem has no place, e.g. not YAML).
+    """
+
+    def __init__(
+        self, problems: list[str], places: tuple[tuple[str | None, str, str], ...] = ()
+    ) -> None:
         self.problems = tuple(problems)
+        self.places = places
         super().__init__("\n".join(problems))
 
 

@@ -46,13 +46,14 @@ __all__ = [
     "library_script",
     "load_script",
     "parse_script",
+    "read_yaml",
     "shipped_scripts",
 ]
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 
 _SCRIPT_FIELDS = {
-    "script", "title", "start", "give_up", "max_misunderstood", "timeout_s", "on", "otherwise",
+    "script", "title", "purpose", "start", "give_up", "max_misunderstood", "timeout_s", "on", "otherwise",
     "silence", "dtmf", "nodes", "tag_order",
 }  # fmt: skip
 _NODE_FIELDS = {
@@ -119,6 +120,14 @@ def load_script(path: Path | str) -> Script:
     return parse_script(text, source=path.name)
 
 
+def read_yaml(text: str) -> object:
+    """The YAML ``text`` read as scripts read it (``on``/``yes``/``no`` stay strings).
+
+    For tools that change a script's data and write it back; raises :class:`yaml.YAMLError`.
+    """
+    return yaml.load(text, Loader=_YamlLoader)
+
+
 def parse_script(text: str, *, source: str) -> Script:
     """Validate the YAML ``text`` of a script; ``source`` names it in messages."""
     try:
@@ -128,7 +137,9 @@ def parse_script(text: str, *, source: str) -> Script:
     builder = _Builder(source)
     script = builder.build(data)
     if builder.problems or script is None:
-        raise ScriptInvalid(builder.problems or [f"{source}: пустой сценарий"])
+        raise ScriptInvalid(
+            builder.problems or [f"{source}: пустой сценарий"], tuple(builder.places)
+        )
     return script
 
 
@@ -138,10 +149,12 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
+        self.places: list[tuple[str | None, str, str]] = []
 
     def problem(self, node: str | None, field: str, message: str) -> None:
         where = f"node '{node}', field '{field}'" if node else f"field '{field}'"
         self.problems.append(f"{self.source}: {where}: {message}")
+        self.places.append((node, field, message))
 
     # --- the script ---------------------------------------------------------------
 
@@ -171,6 +184,7 @@ class _Builder:
         script = Script(
             name=name,
             title=self.text(None, "title", data.get("title")),
+            purpose=self.text(None, "purpose", data["purpose"]) if "purpose" in data else "",
             source=self.source,
             start=self.node_ref(None, "start", data.get("start")),
             give_up=self.node_ref(None, "give_up", data.get("give_up")),

@@ -140,6 +140,7 @@ class Script:
     silence: Branch | None
     dtmf: Mapping[str, Branch]
     tag_order: tuple[Tag, ...] = DEFAULT_TAG_ORDER
+    purpose: str = ""  # when a campaign uses it, in a sentence, for the web's script list
 
     @property
     def variables(self) -> frozenset[str]:

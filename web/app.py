@@ -21,6 +21,7 @@ from storage.database import make_engine, make_session_factory
 from web import metrics
 from web.config import WebConfig
 from web.db import make_read_engine
+from web.imports import import_runner_ctx
 from web.keys import (
     CONFIG,
     DB_EXECUTOR,
@@ -33,6 +34,7 @@ from web.keys import (
 from web.pages import make_environment
 from web.requests import PRINCIPAL
 from web.routing import RouteTable
+from web.scripts_library import rehearsal_ctx
 from web.security import security_middleware
 from web.sessions import SessionSigner
 
@@ -87,12 +89,16 @@ def create_app(config: WebConfig) -> web.Application:
     """The whole web service for ``config``; run it with ``web.run_app`` or an ``AppRunner``."""
     from web.views import accounts as account_views
     from web.views import auth as auth_views
+    from web.views import campaign_live as campaign_live_views
     from web.views import campaigns as campaign_views
     from web.views import collector_line as collector_line_views
     from web.views import escalations as escalation_views
+    from web.views import imports as import_views
     from web.views import message_settings as message_settings_views
     from web.views import messages as message_views
     from web.views import reports as report_views
+    from web.views import scripts as script_views
+    from web.views import transfers as transfer_views
     from web.views import transparency as transparency_views
     from web.views import users as users_views
 
@@ -105,14 +111,22 @@ def create_app(config: WebConfig) -> web.Application:
     auth_views.register(table)
     account_views.register(table)
     campaign_views.register(table)
+    campaign_live_views.register(table)
+    campaign_live_views.install(app)  # live streams end when the server begins to stop
     escalation_views.register(table)
+    transfer_views.register(table)  # before the reports' /api/reports/{name}
+    transfer_views.install(app)  # screen pop streams end when the server begins to stop
     report_views.register(table)
+    script_views.register(table)
     transparency_views.register(table)
     message_views.register(table)
     message_settings_views.register(table)
     users_views.register(table)
     collector_line_views.register(table)
+    import_views.register(table)
     metrics.register(app, table)
     table.add_static("/static", str(files("web") / "static"))
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(import_runner_ctx)  # after _database: it needs the sessions
+    app.cleanup_ctx.append(rehearsal_ctx)  # the classifier and voice of script rehearsals
     return app

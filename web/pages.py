@@ -145,6 +145,9 @@ def navigation(principal: Principal | None) -> list[NavItem]:
         items.append(NavItem("/escalations", "Очередь"))
     if role in CARD_ROLES:
         items.append(NavItem("/accounts", "Лицевые счета"))
+    if role in (UserRole.ADMIN, UserRole.CAMPAIGN_MANAGER):  # web.imports.IMPORT_ROLES
+        items.append(NavItem("/imports", "Загрузка из 1С"))
+    items.append(NavItem("/scripts", "Сценарии"))
     if role in REPORT_ROLES:
         items.append(NavItem("/reports", "Отчёты"))
     items.append(NavItem("/transparency", "Прозрачность"))

@@ -8,6 +8,7 @@ from napomni.commands.call_bench import bench_calls
 from napomni.commands.campaign_bench import bench_campaigns
 from napomni.commands.classifier_cmd import bench_classifier
 from napomni.commands.import_bench import bench_import
+from napomni.commands.import_web_bench import bench_import_web
 from napomni.commands.messages_bench import bench_messages
 from napomni.commands.speech_cmd import bench_speech, bench_wer
 from napomni.commands.telephony_bench import bench_telephony
@@ -34,6 +35,7 @@ def bench_all(ctx: click.Context) -> None:
 bench.add_command(bench_campaigns)
 bench.add_command(bench_classifier)
 bench.add_command(bench_import)
+bench.add_command(bench_import_web)
 bench.add_command(bench_speech)
 bench.add_command(bench_wer)
 bench.add_command(bench_telephony)

@@ -6,8 +6,11 @@ Every mapped module is imported here so that ``Base.metadata`` knows every table
 
 from storage.models import callbacks as callbacks  # web part: collectors' callbacks on cases
 from storage.models import campaigns as campaigns  # campaigns part: queue, calls, ledger
+from storage.models import import_jobs as import_jobs  # 1С imports from the web (0022)
 from storage.models import messages as messages  # messages part: SMS outbox, payees (0012)
 from storage.models import reports as reports  # report summaries kept by triggers (0004)
+from storage.models import script_versions as script_versions  # scripts edited in the web (0023)
+from storage.models import transfers as transfers  # live transfers to collectors (0021)
 from storage.models import users as users  # web part: users, organisations they see, audit log
 from storage.models.base import MONEY, Base, Money, UtcDateTime
 from storage.models.debt_book import (

@@ -23,6 +23,7 @@ from dialer.campaigns.service import (
     start_campaign,
     stop_campaign,
 )
+from dialer.script_library import pin_campaign
 from storage.models import Building, Organisation, utc_now
 from storage.models.campaigns import Attempt, AttemptStatus
 from web.access import CAMPAIGN_ROLES, REPORT_ROLES, Principal, roles
@@ -35,10 +36,12 @@ from web.campaigns import (
 )
 from web.db import in_read, in_transaction
 from web.errors import BadInput, Conflict, NotFound
+from web.live import LEFT_OUT_TITLES
 from web.pages import render
-from web.requests import json_object, path_id, principal_of, query_int
+from web.requests import json_object, path_id, principal_of, query_int, read_form
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Handler, Param, RouteTable
+from web.views.campaign_live import page_snapshot
 
 __all__ = ["CampaignForm", "parse_campaign_form", "register"]
 
@@ -153,6 +156,13 @@ def _create(session: Session, principal: Principal, form: CampaignForm) -> int:
         raise BadInput(str(err)) from err
     except sa.exc.IntegrityError as err:
         raise Conflict("кампания с таким названием уже есть") from err
+    # The campaign says what its scripts say today, even after later edits on the web.
+    pin_campaign(
+        session,
+        campaign.id,
+        campaign.organisation_id,
+        (campaign.script, campaign.thanks_script, campaign.broken_promise_script),
+    )
     return campaign.id
 
 
@@ -173,6 +183,13 @@ def _act(session: Session, principal: Principal, campaign_id: int, action: str) 
         match action:
             case "start":
                 start_campaign(session, campaign, now)
+                # A campaign made with the CLI pins its scripts' versions when first started.
+                pin_campaign(
+                    session,
+                    campaign.id,
+                    campaign.organisation_id,
+                    (campaign.script, campaign.thanks_script, campaign.broken_promise_script),
+                )
                 # Counted here rather than taken from StartReport: its INSERT … SELECT
                 # rowcounts come back as -1 from psycopg on PostgreSQL.
                 queued, held = _start_counts(session, campaign_id)
@@ -242,7 +259,7 @@ async def new_campaign_page(request: web.Request) -> web.Response:
 async def create_campaign_form(request: web.Request) -> web.StreamResponse:
     """Create from the form and go to the campaign's page."""
     principal = principal_of(request)
-    form = parse_campaign_form(dict(await request.post()), today=dt.date.today())
+    form = parse_campaign_form(dict(await read_form(request)), today=dt.date.today())
     campaign_id = await in_transaction(request.app, lambda db: _create(db, principal, form))
     return see_other(f"/campaigns/{campaign_id}")
 
@@ -257,6 +274,9 @@ async def campaign_page(request: web.Request) -> web.Response:
         return {
             "campaign": campaign_progress(db, campaign),
             "attempts": campaign_attempts(db, campaign, limit=200),
+            # the same figures the live stream sends, so the page without JS shows them too
+            "live": page_snapshot(db, principal, campaign_id, utc_now()),
+            "left_out_titles": LEFT_OUT_TITLES,
         }
 
     context = await in_read(request.app, work)

@@ -31,7 +31,8 @@ from web.escalations import (
     take_case,
 )
 from web.pages import render
-from web.requests import json_object, path_id, principal_of
+from web.pops import case_transfer_note
+from web.requests import json_object, path_id, principal_of, read_form
 from web.responses import json_ok, see_other
 from web.routing import ApiDoc, Param, RouteTable
 from web.views.collector_line import LINE_STATUS_TITLES, my_line
@@ -161,6 +162,8 @@ async def case_page(request: web.Request) -> web.Response:
             # The promise form's bounds (checked again when stored).
             "owed": card.debt_total + card.peni_total,
             "today_local": utc_now().astimezone(local_zone(card.time_zone)).date().isoformat(),
+            # A case from a call transferred live to a collector (issue 16).
+            "transfer": case_transfer_note(db, case_id),
         }
 
     context = await in_transaction(request.app, work)
@@ -174,7 +177,7 @@ def _form_action(name: str) -> Callable[[web.Request], Awaitable[web.StreamRespo
     async def handler(request: web.Request) -> web.StreamResponse:
         principal = principal_of(request)
         case_id = path_id(request, "case_id")
-        data = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        data = {k: v for k, v in (await read_form(request)).items() if isinstance(v, str)}
         try:
             await in_transaction(request.app, lambda db: action(db, principal, case_id, data))
         except (BadInput, Conflict) as refused:

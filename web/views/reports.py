@@ -11,10 +11,25 @@ from sqlalchemy.orm import Session
 
 from dialer.messages import message_counts
 from web.access import REPORT_ROLES, Principal, roles
+from web.charts import (
+    Chart,
+    money_after_contact_chart,
+    promises_chart,
+    reasons_chart,
+    robot_vs_human_chart,
+)
 from web.db import in_read, in_thread
 from web.errors import BadInput, NotFound
 from web.exports import ExportTable, to_csv_1c, to_xlsx
 from web.pages import render
+from web.report_weeks import (
+    WeekMoney,
+    WeekPromises,
+    WeekReasons,
+    money_after_contact_by_week,
+    promises_by_week,
+    reasons_by_week,
+)
 from web.reports import (
     REASON_GROUPINGS,
     REASON_TAGS,
@@ -39,6 +54,7 @@ from web.robot_vs_human import (
     with_paid_shares,
 )
 from web.routing import ApiDoc, Param, RouteTable
+from web.transfer_reports import transfer_report, transfer_side
 
 __all__ = ["register"]
 
@@ -139,7 +155,13 @@ async def reports_page(request: web.Request) -> web.Response:
         in_read(request.app, rest),
     )
     context["paid_after"] = paid
-    context["robot_vs_human"] = with_paid_shares(sides, paid)
+    context["robot_vs_human"] = sides_paid = with_paid_shares(sides, paid)
+    # The charts: the same summaries by week, drawn on the service's threads.
+    weekly = await in_read(request.app, lambda db: _weekly(db, principal, period))
+    context["charts"] = await in_thread(request.app, lambda: _charts(weekly, sides_paid))
+    # Live transfers to a collector (issue 16), beside robot vs human.
+    transfers = await in_read(request.app, lambda db: transfer_report(db, principal, period))
+    context["transfers"], context["transfer_side"] = transfers, transfer_side(transfers)
     context.update(
         period=period,
         by=by,
@@ -149,6 +171,27 @@ async def reports_page(request: web.Request) -> web.Response:
         query=f"from={period.first.isoformat()}&to={period.last.isoformat()}&by={by}",
     )
     return await render(request, "reports.html", context)
+
+
+Weekly = tuple[list[WeekPromises], list[WeekMoney], list[WeekReasons]]
+
+
+def _weekly(db: Session, principal: Principal, period: ReportPeriod) -> Weekly:
+    return (
+        promises_by_week(db, principal, period),
+        money_after_contact_by_week(db, principal, period),
+        reasons_by_week(db, principal, period),
+    )
+
+
+def _charts(weekly: Weekly, sides: list[SideRow]) -> list[Chart]:
+    promises_weeks, money_weeks, reason_weeks = weekly
+    return [
+        promises_chart(promises_weeks),
+        money_after_contact_chart(money_weeks),
+        reasons_chart(reason_weeks, REASON_TAGS),
+        robot_vs_human_chart(sides),
+    ]
 
 
 def _maker(request: web.Request) -> tuple[str, TableMaker]:
