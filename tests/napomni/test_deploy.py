@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -167,3 +168,23 @@ def test_dockerfile_runs_as_its_own_user() -> None:
     assert "\nUSER napomni\n" in text
     assert "postgresql-client" in text
     assert "festvox-ru" in text
+
+
+# The Compose Specification's own JSON schema (compose-spec/compose-spec, schema/
+# compose-spec.json at 170098b, Apache-2.0): what `docker compose config` checks a file
+# against, so the file is validated here too, where Docker's compose plugin is not installed.
+COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
+
+
+def test_compose_file_is_valid_by_the_compose_specification() -> None:
+    import jsonschema
+
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(_compose())]
+    assert problems == []
+    # The schema does refuse a broken file: an unknown key and a wrong type in a service.
+    broken = _compose()
+    broken["services"]["web"]["restart_policy"] = "always"
+    broken["services"]["worker"]["ports"] = "8080"
+    assert len(list(validator.iter_errors(broken))) == 2
