@@ -83,8 +83,9 @@ class RehearsalResult:
     outcome: str | None
 
 
-def demo_account(today: dt.date) -> AccountVariables:
-    """A made-up account on which every variable of the shipped scripts is set."""
+def demo_account(today: dt.date, *, paid_days_ago: int = 40) -> AccountVariables:
+    """A made-up account on which every variable of the shipped scripts is set (also for
+    ``napomni script rehearse``, whose last payment is recent)."""
     return AccountVariables(
         organisation="управляющая компания «Уютный дом»",
         addressed_as="Иван Петрович",
@@ -98,7 +99,7 @@ def demo_account(today: dt.date) -> AccountVariables:
         ),
         months_overdue=3,
         peni=Decimal("412.30"),
-        last_payment=LastPayment(today - dt.timedelta(days=40), Decimal("5000")),
+        last_payment=LastPayment(today - dt.timedelta(days=paid_days_ago), Decimal("5000")),
         promises=(
             PastPromise(
                 made_on=today - dt.timedelta(days=14),

@@ -150,32 +150,9 @@ def _load(name_or_file: str) -> Script:
 
 def demo_account(today: dt.date) -> AccountVariables:
     """A made-up account for rehearsals: every variable any shipped script speaks is set."""
-    from scripts.values import AccountVariables, LastPayment, PastPromise, ServiceDebt
+    from dialer.rehearsal import demo_account as rehearsal_account
 
-    return AccountVariables(
-        organisation="управляющая компания «Уютный дом»",
-        addressed_as="Иван Петрович",
-        full_name="Иванов Иван Петрович",
-        address="улица Ленина, дом 5, квартира 12",
-        debt_total=Decimal("12480.50"),
-        debt_by_service=(
-            ServiceDebt("отопление", Decimal("7300.00")),
-            ServiceDebt("горячая вода", Decimal("3180.50")),
-            ServiceDebt("содержание дома", Decimal("2000.00")),
-        ),
-        months_overdue=3,
-        peni=Decimal("412.30"),
-        last_payment=LastPayment(today - dt.timedelta(days=2), Decimal("5000")),
-        promises=(
-            PastPromise(
-                made_on=today - dt.timedelta(days=14),
-                due=today - dt.timedelta(days=4),
-                amount=Decimal("5000"),
-                kept=False,
-            ),
-        ),
-        payment_link="https://pay.example/ls/12345",
-    )
+    return rehearsal_account(today, paid_days_ago=2)
 
 
 def account_variables(session: Session, account_id: int) -> AccountVariables:
