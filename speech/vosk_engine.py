@@ -1,11 +1,16 @@
 """The Vosk engine: streaming recognition with partial results, for live calls.
 
-One :class:`VoskEngine` (one ``vosk.Model``) per process; one :class:`VoskStream` (one
-``KaldiRecognizer``) per call, reused across turns, and handed on to a later call when this
-one ends: a recogniser's first utterance costs three to seven times the CPU of later ones
-(it builds its share of the decoding graph as it goes; with the Korean model 1.5 s against
-0.2–0.5 s for 3.5 s of speech), so eight calls answered together on fresh recognisers held
-each other's first answer for seconds. Telephone audio arrives at 8 kHz and is
+One :class:`VoskEngine` (one ``vosk.Model``) per process; one :class:`VoskStream` per call.
+A stream holds a ``KaldiRecognizer`` only while its caller speaks: it takes the warmest idle
+one when the line's speech starts and gives it back when the utterance is closed. A
+recogniser composes its own share of the decoding graph lazily (the model's ``HCLr.fst`` and
+``Gr.fst``), as the words it hears lead it there, and keeps it: with the Korean model a fresh
+recogniser spent 2.7 s of CPU on 5.2 s of speech, the same one 0.57 s on the same speech
+again and 0.8–1.0 s on a new sentence, and one that had heard a dozen answers 0.08 s per
+second of speech. Bound to a call, sixteen calls kept sixteen recognisers or more, each
+hearing a few answers — most of every answer was paid cold. Bound to an utterance, a
+worker keeps as many as its callers speak at once (two or three of sixteen), each hearing
+every answer. Telephone audio arrives at 8 kHz and is
 resampled, with state kept across frames, to the rate in the model's ``conf/mfcc.conf``.
 Endpointing comes from :mod:`speech.vad` (configurable trailing silence); Vosk's own
 endpoint, when it fires earlier, only closes a segment inside the utterance.
@@ -24,6 +29,7 @@ import json
 import re
 import weakref
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, cast
@@ -90,9 +96,10 @@ class VoskEngine:
         self.endpoint = endpoint
         self.partials = partials
         self.sample_rate_hz = model_sample_rate_hz(model_path)
-        # Recognisers of ended calls, warm, for the next ones (deque: a finalizer may add to
-        # it from any thread, at any allocation).
+        # Recognisers between utterances, the most recently used last (deque: a finalizer
+        # may add to it from any thread, at any allocation).
         self._idle: deque[_Decoder] = deque()
+        self.recognizers_made = 0
 
     @classmethod
     def load(
@@ -115,38 +122,48 @@ class VoskEngine:
         return cls(model, model_path, endpoint or EndpointConfig(), partials)
 
     def open_stream(self) -> VoskStream:
-        """A recogniser for one call: an ended call's, when there is one."""
+        """A stream for one call; it takes a recogniser only while the line speaks."""
+        return VoskStream(self, self.sample_rate_hz, self.endpoint, self.partials)
+
+    def take_decoder(self) -> _Decoder:
+        """The warmest idle recogniser, reset; a new one when every one is busy."""
         try:
-            decoder = self._idle.pop()  # the most recently used: the warmest
-            decoder.recognizer.Reset()
+            decoder = self._idle.pop()  # the most recently used
         except IndexError:
-            import vosk
+            return self._new_decoder()
+        decoder.recognizer.Reset()
+        return decoder
 
-            recognizer = vosk.KaldiRecognizer(self._model, float(self.sample_rate_hz))
-            recognizer.SetWords(True)
-            decoder = _Decoder(cast(_Recognizer, recognizer))
-        stream = VoskStream(decoder, self.sample_rate_hz, self.endpoint, self.partials)
-        weakref.finalize(stream, self._idle.append, decoder)
-        return stream
+    def give_back(self, decoder: _Decoder) -> None:
+        """A recogniser whose utterance is closed, for the next one to speak."""
+        self._idle.append(decoder)
 
-    def warm(self, recognizers: int, speech: Audio) -> None:
-        """Make ``recognizers`` recognisers ready for calls, each having decoded ``speech``.
-
-        Seconds of CPU each: run it in a background thread at start (the first calls then
-        get recognisers whose first, dearest utterance is behind them).
-        """
+    def _new_decoder(self) -> _Decoder:
         import vosk
 
-        pcm = convert(
-            speech, dataclasses.replace(TELEPHONY, sample_rate_hz=self.sample_rate_hz)
-        ).pcm
+        recognizer = vosk.KaldiRecognizer(self._model, float(self.sample_rate_hz))
+        recognizer.SetWords(True)
+        self.recognizers_made += 1
+        return _Decoder(cast(_Recognizer, recognizer))
+
+    def warm(self, recognizers: int, speech: Sequence[Audio]) -> None:
+        """Make ``recognizers`` recognisers ready for calls, each having decoded ``speech``.
+
+        Seconds of CPU each: run it before calls start (the first answers then reach
+        recognisers whose dearest utterances are behind them).
+        """
+        pcms = [
+            convert(clip, dataclasses.replace(TELEPHONY, sample_rate_hz=self.sample_rate_hz)).pcm
+            for clip in speech
+        ]
         for _ in range(recognizers):
-            native = vosk.KaldiRecognizer(self._model, float(self.sample_rate_hz))
-            native.SetWords(True)
-            recognizer = cast(_Recognizer, native)
-            recognizer.AcceptWaveform(pcm)
-            recognizer.FinalResult()
-            self._idle.appendleft(_Decoder(recognizer, len(pcm) / (2 * self.sample_rate_hz)))
+            decoder = self._new_decoder()
+            for pcm in pcms:
+                decoder.recognizer.AcceptWaveform(pcm)
+                decoder.recognizer.FinalResult()
+                decoder.recognizer.Reset()
+                decoder.fed_s += len(pcm) / (2 * self.sample_rate_hz)
+            self._idle.appendleft(decoder)
 
     @property
     def idle_recognizers(self) -> int:
@@ -168,14 +185,31 @@ def _words(result_json: str) -> tuple[str, tuple[Word, ...]]:
     return str(result.get("text", "")).strip(), words
 
 
+class _Held:
+    """The recogniser a stream holds, if any: given back by the stream's finalizer too."""
+
+    __slots__ = ("decoder",)
+
+    def __init__(self) -> None:
+        self.decoder: _Decoder | None = None
+
+
+def _give_back_held(engine: VoskEngine, held: _Held) -> None:
+    if held.decoder is not None:
+        engine.give_back(held.decoder)
+        held.decoder = None
+
+
 class VoskStream:
-    """One call's Vosk recogniser; not thread-safe (one worker thread at a time)."""
+    """One call's recognition; not thread-safe (one worker thread at a time)."""
 
     def __init__(
-        self, decoder: _Decoder, model_rate_hz: int, endpoint: EndpointConfig, partials: bool
+        self, engine: VoskEngine, model_rate_hz: int, endpoint: EndpointConfig, partials: bool
     ) -> None:
-        self._decoder = decoder
-        self._recognizer = decoder.recognizer
+        self._engine = engine
+        self._held = _Held()
+        # A call that ends mid-utterance (hang-up, lost stream) still gives its recogniser back.
+        weakref.finalize(self, _give_back_held, engine, self._held)
         self._model_rate_hz = model_rate_hz
         self._resampler = StreamResampler(TELEPHONY.sample_rate_hz, model_rate_hz)
         self._endpointer = Endpointer(endpoint)
@@ -187,10 +221,10 @@ class VoskStream:
         # Quiet speech a few dB under the endpointer's threshold still reaches Vosk.
         self._gate = SilenceGate(endpoint.speech_threshold_dbfs - 8.0)
         self._next_index = 0  # the line frame that would continue the current fed run
-        # Vosk-clock start of each fed run, and line time minus Vosk time in it (a reused
-        # recogniser's clock starts where its last call left it).
-        self._run_starts: list[float] = [decoder.fed_s]
-        self._run_offsets: list[float] = [-decoder.fed_s]
+        # Vosk-clock start of each fed run of the held recogniser, and line time minus Vosk
+        # time in it (a recogniser's clock starts where its last utterance left it).
+        self._run_starts: list[float] = []
+        self._run_offsets: list[float] = []
         self._pending = False  # fed since the last final
         self._frames_to_partial = 0
 
@@ -238,9 +272,19 @@ class VoskStream:
             events += self._finish(call_final=True)
         return events
 
+    @property
+    def _recognizer(self) -> _Recognizer:
+        """The held recogniser (only asked for while one is held)."""
+        assert self._held.decoder is not None
+        return self._held.decoder.recognizer
+
     def _feed(self, frame: bytes, index: int) -> bool:
         """Give Vosk one line frame; True when Vosk closed a segment on it."""
-        decoder = self._decoder
+        decoder = self._held.decoder
+        if decoder is None:  # the line's speech starts: take a recogniser for it
+            decoder = self._held.decoder = self._engine.take_decoder()
+            self._run_starts, self._run_offsets = [], []
+            self._next_index = -1
         if index != self._next_index:  # a new run after a gap: remember where it sits
             self._run_starts.append(decoder.fed_s)
             self._run_offsets.append(index * _FRAME_S - decoder.fed_s)
@@ -257,6 +301,8 @@ class VoskStream:
         return vosk_s + self._run_offsets[max(run, 0)]
 
     def _partial(self) -> list[RecognitionEvent]:
+        if self._held.decoder is None:
+            return []
         text = str(json.loads(self._recognizer.PartialResult()).get("partial", "")).strip()
         prefix = " ".join(s.text for s in self._segments)
         full = f"{prefix} {text}".strip()
@@ -278,11 +324,11 @@ class VoskStream:
         return FinalResult(text=text, words=words, start_s=start, end_s=end)
 
     def _finish(self, *, call_final: bool, trailing_s: float = 0.0) -> list[RecognitionEvent]:
-        if call_final:
+        if call_final and self._held.decoder is not None:
             segment = self._segment(self._recognizer.FinalResult())
-            # FinalResult ends decoding; Reset starts the next utterance clean on the same
-            # recogniser (timings keep counting from the stream's start).
-            self._recognizer.Reset()
+            # The utterance is closed: its recogniser serves whoever speaks next (reset when
+            # taken; its clock keeps counting).
+            _give_back_held(self._engine, self._held)
             self._pending = False
             if segment is not None:
                 self._segments.append(segment)
@@ -301,12 +347,13 @@ class VoskStream:
     def flush(self) -> list[RecognitionEvent]:
         """End the current utterance (hang-up): drain the resampler and return the final."""
         tail = self._resampler.flush()
-        if tail:
-            self._decoder.fed_s += len(tail) / (2 * self._model_rate_hz)
+        if tail and self._held.decoder is not None:
+            self._held.decoder.fed_s += len(tail) / (2 * self._model_rate_hz)
             if self._recognizer.AcceptWaveform(tail):
                 segment = self._segment(self._recognizer.Result())
                 if segment is not None:
                     self._segments.append(segment)
+        if tail:
             self._resampler = StreamResampler(TELEPHONY.sample_rate_hz, self._resampler.out_rate_hz)
         self._endpointer.reset()
         return self._finish(call_final=True)

@@ -40,7 +40,7 @@ from typing import Final, Literal
 from speech.errors import RecognitionError
 from speech.recognition import RecognitionEngine, RecognitionEvent, RecognizerStream
 
-__all__ = ["WARM_UP_TEXT", "EngineRecipe", "RecognitionWorkers", "warm_recognizers"]
+__all__ = ["WARM_UP_TEXTS", "EngineRecipe", "RecognitionWorkers", "warm_recognizers"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,15 @@ def _serve(conn: Connection, recipe: EngineRecipe, threads: int) -> None:
                 pool.submit(answer, request)
 
 
-#: What a debtor might say, for warming recognisers (any speech in the model's language does).
-WARM_UP_TEXT: Final = "Алло, да, это я. Денег сейчас нет, заплачу пятнадцатого, пять тысяч рублей."
+#: What debtors often say, for warming recognisers: a recogniser builds the part of its
+#: decoding graph that the words it hears lead to, so the common answers' words are worth
+#: hearing once before the first call (any speech in the model's language helps).
+WARM_UP_TEXTS: Final = (
+    "Алло, да, это я. Слушаю вас.",
+    "Денег сейчас нет, заплачу пятнадцатого, пять тысяч рублей.",
+    "Нет, вы ошиблись, его нет дома, я передам.",
+    "Я уже оплатил, не согласен с суммой, соедините с оператором.",
+)
 
 
 def warm_recognizers(engine: RecognitionEngine, recognizers: int) -> None:
@@ -136,7 +143,8 @@ def warm_recognizers(engine: RecognitionEngine, recognizers: int) -> None:
     try:
         from speech.tts import default_tts
 
-        engine.warm(recognizers, default_tts().render(WARM_UP_TEXT))
+        tts = default_tts()
+        engine.warm(recognizers, [tts.render(text) for text in WARM_UP_TEXTS])
     except Exception:
         logger.warning("recognisers not warmed", exc_info=True)
 

@@ -77,8 +77,8 @@ def start_recognizer(
 ) -> RecognitionEngine:
     """The engine for ``model``: in worker processes, or here when ``speech_processes`` is 0.
 
-    ``calls``: how many calls it serves at once (the SIP limit when not given); that many
-    Vosk recognisers are warmed in the background.
+    ``calls``: how many calls it serves at once (the SIP limit when not given); Vosk
+    recognisers for half of them are warmed before it is ready.
     """
     from speech.errors import RecognitionError
     from speech.workers import EngineRecipe, RecognitionWorkers, warm_recognizers
@@ -91,7 +91,9 @@ def start_recognizer(
         kind,
         model,
         decoders=1 if processes > 1 else 2,
-        warm=-(-calls // max(processes, 1)),  # each worker's share of the calls at once
+        # Recognisers serve utterances, not calls: a worker needs as many as its calls'
+        # debtors speak at once — about half its share of the calls, the robot talking the rest.
+        warm=-(-calls // (2 * max(processes, 1))),
     )
     try:
         if processes == 0:

@@ -105,11 +105,30 @@ class _CountingRecognizer:
         return getattr(self._inner, name)
 
 
-def _counted_stream(engine: VoskEngine) -> tuple[VoskStream, _CountingRecognizer]:
-    stream = engine.open_stream()
-    counting = _CountingRecognizer(stream._recognizer)
-    stream._recognizer = counting  # type: ignore[assignment]
-    return stream, counting
+class _CountingEngine:
+    """Wraps an engine's recognisers, as they are taken, in counting ones."""
+
+    def __init__(self, engine: VoskEngine) -> None:
+        self.counted: list[_CountingRecognizer] = []
+        self._take = engine.take_decoder
+        engine.take_decoder = self.take  # type: ignore[method-assign]
+
+    def take(self) -> object:
+        decoder = self._take()
+        if not isinstance(decoder.recognizer, _CountingRecognizer):
+            decoder.recognizer = _CountingRecognizer(decoder.recognizer)  # type: ignore[assignment]
+        self.counted.append(decoder.recognizer)  # type: ignore[arg-type]
+        return decoder
+
+    @property
+    def fed_bytes(self) -> int:
+        return sum(c.fed_bytes for c in {id(c): c for c in self.counted}.values())
+
+
+def _counted_stream(engine: VoskEngine) -> tuple[VoskStream, _CountingEngine]:
+    engine = VoskEngine(engine._model, engine.model_path, engine.endpoint, engine.partials)
+    counting = _CountingEngine(engine)
+    return engine.open_stream(), counting
 
 
 def test_silence_is_not_decoded_and_words_keep_the_lines_clock(
@@ -156,23 +175,45 @@ def test_quiet_speech_under_the_endpointer_still_reaches_vosk(
     assert counting.fed_bytes > 0
 
 
-def test_an_ended_calls_recogniser_serves_the_next_call_with_its_own_clock(
+def test_recognisers_serve_utterances_not_calls_each_on_its_own_clock(
     korean_model_path: Path, korean_speech: Audio
 ) -> None:
-    """A recogniser's first utterance is its dearest: the next call gets a used one, and its
-    words are timed from that call's start, not the recogniser's."""
+    """A recogniser's first utterances are its dearest, so a few warm ones serve everyone:
+    a call holds one only while its debtor speaks, gives it back when the utterance is
+    closed, and a recogniser's words are timed on the line of the call it is serving."""
     engine = VoskEngine.load(korean_model_path)
     clip = silence(2.0).pcm + korean_speech.pcm + silence(1.0).pcm
     first = _feed(engine, clip)
-    gc.collect()
-    assert engine.idle_recognizers == 1
-    stream = engine.open_stream()
-    assert engine.idle_recognizers == 0  # the ended call's, not a new one
-    second: list[RecognitionEvent] = []
-    for frame in split_frames(clip):
-        second += stream.accept(frame)
-    second += stream.flush()
-    for events in (first, second):
+    assert engine.recognizers_made == 1
+    assert engine.idle_recognizers == 1  # given back when the utterance closed
+    # Two calls whose debtors speak one after the other share that one recogniser.
+    call_a, call_b = engine.open_stream(), engine.open_stream()
+    assert engine.idle_recognizers == 1  # a call takes none until its line speaks
+    a_events: list[RecognitionEvent] = []
+    b_events: list[RecognitionEvent] = []
+    quiet = silence(len(clip) / 16000).pcm
+    for frame_a, frame_b in zip(
+        split_frames(clip + quiet), split_frames(quiet + clip), strict=True
+    ):
+        a_events += call_a.accept(frame_a)
+        b_events += call_b.accept(frame_b)
+    a_events += call_a.flush()
+    b_events += call_b.flush()
+    assert engine.recognizers_made == 1
+    for events, offset_s in ((first, 0.0), (a_events, 0.0), (b_events, len(clip) / 16000)):
         words = [w for e in events if isinstance(e, FinalResult) for w in e.words]
         assert words
-        assert 1.8 <= words[0].start_s <= 2.0 + korean_speech.duration_s
+        assert 1.8 + offset_s <= words[0].start_s <= 2.0 + offset_s + korean_speech.duration_s
+
+
+def test_a_call_that_ends_mid_utterance_gives_its_recogniser_back(
+    korean_model_path: Path, korean_speech: Audio
+) -> None:
+    engine = VoskEngine.load(korean_model_path)
+    stream = engine.open_stream()
+    for frame in split_frames(silence(0.5).pcm + korean_speech.pcm[: len(korean_speech.pcm) // 2]):
+        stream.accept(frame)
+    assert engine.idle_recognizers == 0
+    del stream
+    gc.collect()
+    assert engine.idle_recognizers == 1
