@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
 from storage.database import make_engine, make_session_factory
-from web import metrics
+from web import metrics, sse
 from web.config import WebConfig
 from web.db import make_read_engine
 from web.imports import import_runner_ctx
@@ -112,10 +112,9 @@ def create_app(config: WebConfig) -> web.Application:
     account_views.register(table)
     campaign_views.register(table)
     campaign_live_views.register(table)
-    campaign_live_views.install(app)  # live streams end when the server begins to stop
+    sse.install(app)  # live and screen pop streams end when the server begins to stop
     escalation_views.register(table)
     transfer_views.register(table)  # before the reports' /api/reports/{name}
-    transfer_views.install(app)  # screen pop streams end when the server begins to stop
     report_views.register(table)
     script_views.register(table)
     transparency_views.register(table)

@@ -18,7 +18,7 @@ from storage.models import utc_now
 from storage.models.campaigns import Attempt, AttemptStatus, Call, Turn
 from storage.models.users import UserRole
 from tests.web.conftest import WebUser, WebWorld
-from web.views.campaign_live import LIVE_STOPPING
+from web.sse import SSE_STOPPING
 
 MakeUser = Callable[[], Awaitable[WebUser]]
 SSE = {"Accept": "text/event-stream"}
@@ -148,7 +148,7 @@ async def test_stream_closes_when_the_server_stops(
     campaign_id = await _started_campaign(manager, web_world.org_a)
     async with manager.http.get(f"/api/campaigns/{campaign_id}/live", headers=SSE) as response:
         assert (await _next_event(response))[0] == "snapshot"
-        web_server.app[LIVE_STOPPING].set()  # what on_shutdown does when the server stops
+        web_server.app[SSE_STOPPING].set()  # what on_shutdown does when the server stops
         name, data = await _next_event(response)
         assert (name, data) == ("close", {"reason": "server"})
         assert await asyncio.wait_for(response.content.read(), 5) == b""
@@ -160,7 +160,7 @@ async def test_a_client_that_leaves_ends_its_stream(
     manager = await make_user()
     assert await manager.sign_in(web_world.logins[UserRole.CAMPAIGN_MANAGER]) == 303
     campaign_id = await _started_campaign(manager, web_world.org_a)
-    caplog.set_level(logging.DEBUG, logger="web.views.campaign_live")
+    caplog.set_level(logging.DEBUG, logger="web.sse")
     response = await manager.http.get(f"/api/campaigns/{campaign_id}/live", headers=SSE)
     assert (await _next_event(response))[0] == "snapshot"
     response.close()  # the browser tab is gone

@@ -350,7 +350,7 @@ async def test_a_client_that_leaves_ends_its_stream(
         call_id=start_call(session_factory, web_world.account_a),
         collector=me,
     )
-    caplog.set_level(logging.DEBUG, logger="web.views.transfers")
+    caplog.set_level(logging.DEBUG, logger="web.sse")
     response = await collector.http.get("/api/me/pops", headers=SSE)
     assert (await EventReader(response).next())[0] == "pop"
     response.close()  # the browser tab is gone

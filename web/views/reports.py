@@ -56,13 +56,14 @@ from web.robot_vs_human import (
 from web.routing import ApiDoc, Param, RouteTable
 from web.transfer_reports import transfer_report, transfer_side
 
-__all__ = ["register"]
+__all__ = ["register", "report_period"]
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DEFAULT_DAYS = 90
 
 
-def _period(request: web.Request) -> ReportPeriod:
+def report_period(request: web.Request) -> ReportPeriod:
+    """The period a report request asks for (`from`, `to`; the last 90 days by default)."""
     today = dt.date.today()
 
     def day(name: str, default: dt.date) -> dt.date:
@@ -126,7 +127,7 @@ REPORTS: dict[str, tuple[str, TableMaker]] = {
 async def reports_page(request: web.Request) -> web.Response:
     """All reports on one page."""
     principal = principal_of(request)
-    period = _period(request)
+    period = report_period(request)
     by = _by(request)
 
     def rest(db: Session) -> tuple[dict[str, object], list[SideRow]]:
@@ -204,7 +205,7 @@ def _maker(request: web.Request) -> tuple[str, TableMaker]:
 async def report_export(request: web.Request) -> web.Response:
     """One report as XLSX or CSV (cp1251, for 1С)."""
     principal = principal_of(request)
-    period, by = _period(request), _by(request)
+    period, by = report_period(request), _by(request)
     title, make = _maker(request)
     table = await in_read(request.app, lambda db: make(db, principal, period, by))
     stem = f"{title} {period.first.isoformat()}–{period.last.isoformat()}"
@@ -220,7 +221,7 @@ async def report_export(request: web.Request) -> web.Response:
 async def report_api(request: web.Request) -> web.Response:
     """API: one report as titled columns and rows."""
     principal = principal_of(request)
-    period, by = _period(request), _by(request)
+    period, by = report_period(request), _by(request)
     _, make = _maker(request)
     table = await in_read(request.app, lambda db: make(db, principal, period, by))
     return json_ok(

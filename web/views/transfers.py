@@ -2,20 +2,14 @@
 ``GET /api/me/pops``, and the transfers report, ``GET /api/reports/transfers``.
 
 The worker that rings the collector is another process, so nothing can tell this one that a
-transfer started: the stream reads the database every :data:`POLL_S` on the database threads
-(never on the event loop) and sends ``pop`` when a transfer starts ringing at this collector
-(the whole card), ``update`` when its state, transcript or case changes, a comment line as a
-heartbeat otherwise (proxies keep the connection, a gone client is noticed). It ends by itself
-after a while (the browser's ``EventSource`` reconnects and the sign-in is checked again),
-when the client leaves, or when the server begins to stop.
+transfer started: the stream reads the database twice a second (:mod:`web.sse`) and sends
+``pop`` when a transfer starts ringing at this collector (the whole card), ``update`` when its
+state, transcript or case changes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import logging
+import dataclasses
 
 from aiohttp import web
 
@@ -25,31 +19,20 @@ from web.access import REPORT_ROLES, roles
 from web.db import in_read, in_transaction
 from web.pops import PopCard, PopUpdate, PopWatch, record_openings
 from web.requests import principal_of
-from web.responses import json_ok, to_jsonable
+from web.responses import json_ok
 from web.routing import ApiDoc, Param, RouteTable
+from web.sse import EventStream, event, open_stream, wants_events
 from web.transfer_reports import transfer_report
-from web.views.reports import _period as report_period
+from web.views.reports import report_period
 
-__all__ = ["POPS_STOPPING", "install", "register"]
-
-log = logging.getLogger(__name__)
-
-POLL_S = 0.5
-HEARTBEAT_S = 15.0
-STREAM_LIFETIME_S = 600.0
-RECONNECT_MS = 2000
-
-POPS_STOPPING = web.AppKey("pops_stopping", asyncio.Event)
+__all__ = ["register"]
 
 
-def _event(name: str, data: object) -> bytes:
-    # json.dumps never writes a raw newline, so one "data:" line carries the whole event.
-    text = json.dumps(to_jsonable(data), ensure_ascii=False, separators=(",", ":"))
-    return f"event: {name}\ndata: {text}\n\n".encode()
+POPS = EventStream("screen pop stream", poll_s=0.5, reconnect_ms=2000)
 
 
 def _events(cards: list[PopCard], updates: list[PopUpdate]) -> bytes:
-    return b"".join([*(_event("pop", c) for c in cards), *(_event("update", u) for u in updates)])
+    return b"".join([*(event("pop", c) for c in cards), *(event("update", u) for u in updates)])
 
 
 async def _poll(app: web.Application, watch: PopWatch) -> tuple[list[PopCard], list[PopUpdate]]:
@@ -65,52 +48,14 @@ async def pops_stream(request: web.Request) -> web.StreamResponse:
     principal = principal_of(request)
     watch = PopWatch(principal)
     cards, _ = await _poll(request.app, watch)
-    if "text/event-stream" not in request.headers.get("Accept", ""):
+    if not wants_events(request):
         return json_ok(cards)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream; charset=utf-8",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
-            "X-Content-Type-Options": "nosniff",
-        }
-    )
-    await response.prepare(request)
-    await _stream(request, response, watch, _events(cards, []))
-    return response
 
+    async def poll() -> bytes:
+        return _events(*await _poll(request.app, watch))
 
-async def _stream(
-    request: web.Request, response: web.StreamResponse, watch: PopWatch, first: bytes
-) -> None:
-    stopping = request.app[POPS_STOPPING]
-    loop = asyncio.get_running_loop()
-    started = quiet_since = loop.time()
-    try:
-        await response.write(f"retry: {RECONNECT_MS}\n\n".encode() + first)
-        while not stopping.is_set() and loop.time() - started < STREAM_LIFETIME_S:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), POLL_S)
-            if stopping.is_set():
-                break
-            if request.transport is None or request.transport.is_closing():
-                raise ConnectionResetError  # nobody to tell: stop reading the database
-            sent = _events(*await _poll(request.app, watch))
-            if sent:
-                await response.write(sent)
-                quiet_since = loop.time()
-            elif loop.time() - quiet_since >= HEARTBEAT_S:
-                await response.write(b": heartbeat\n\n")
-                quiet_since = loop.time()
-        reason = "server" if stopping.is_set() else "renew"
-        await response.write(_event("close", {"reason": reason}))
-        await response.write_eof()
-    except ConnectionResetError:
-        log.debug("screen pop stream of user %s: the client left", watch.principal.user_id)
-    except asyncio.CancelledError:
-        # aiohttp cancels the handler when the connection drops while it waits.
-        log.debug("screen pop stream of user %s: the client left", watch.principal.user_id)
-        raise
+    spec = dataclasses.replace(POPS, name=f"screen pop stream of user {principal.user_id}")
+    return await open_stream(request, spec, _events(cards, []), poll)
 
 
 async def transfers_report_api(request: web.Request) -> web.Response:
@@ -118,17 +63,6 @@ async def transfers_report_api(request: web.Request) -> web.Response:
     principal = principal_of(request)
     period = report_period(request)
     return json_ok(await in_read(request.app, lambda db: transfer_report(db, principal, period)))
-
-
-async def _stop_streams(app: web.Application) -> None:
-    app[POPS_STOPPING].set()
-
-
-def install(app: web.Application) -> None:
-    """The stop signal the streams wait on, set when the server begins to shut down
-    (``on_shutdown`` runs before aiohttp waits for the open requests to finish)."""
-    app[POPS_STOPPING] = asyncio.Event()
-    app.on_shutdown.append(_stop_streams)
 
 
 _LINE = {
