@@ -27,6 +27,8 @@ import bisect
 import dataclasses
 import json
 import re
+import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
@@ -52,6 +54,8 @@ __all__ = ["VoskEngine", "VoskStream", "model_sample_rate_hz"]
 
 _DEFAULT_MODEL_RATE_HZ = 16000
 _PARTIAL_EVERY_FRAMES = 10  # 200 ms
+_WAIT_POLL_S = 0.01
+_WAIT_MAX_S = 2.0
 _FRAME_S = TELEPHONY.frame_bytes() / TELEPHONY.bytes_per_second
 
 
@@ -89,7 +93,12 @@ class VoskEngine:
     name = "vosk"
 
     def __init__(
-        self, model: object, model_path: Path, endpoint: EndpointConfig, partials: bool
+        self,
+        model: object,
+        model_path: Path,
+        endpoint: EndpointConfig,
+        partials: bool,
+        max_recognizers: int | None = None,
     ) -> None:
         self._model = model
         self.model_path = model_path
@@ -100,6 +109,11 @@ class VoskEngine:
         # may add to it from any thread, at any allocation).
         self._idle: deque[_Decoder] = deque()
         self.recognizers_made = 0
+        # None: a new recogniser whenever every one is busy. A bound keeps the few warm:
+        # one more cold recogniser is seconds of CPU just when the cores are short, which
+        # slows every decode, so more utterances overlap and call for more of them.
+        self.max_recognizers = max_recognizers
+        self._making = threading.Lock()
 
     @classmethod
     def load(
@@ -108,8 +122,13 @@ class VoskEngine:
         endpoint: EndpointConfig | None = None,
         *,
         partials: bool = True,
+        max_recognizers: int | None = None,
     ) -> VoskEngine:
-        """Load the model (seconds of CPU: call from a worker thread)."""
+        """Load the model (seconds of CPU: call from a worker thread).
+
+        ``max_recognizers``: at most that many recognisers (an utterance that finds them all
+        busy waits for one, its audio kept); ``None``, no bound.
+        """
         if not is_vosk_model(model_path):
             raise RecognitionError(f"{model_path}: не модель Vosk (нет am/final.mdl или conf/)")
         import vosk
@@ -119,20 +138,35 @@ class VoskEngine:
             model = vosk.Model(str(model_path))
         except Exception as err:  # vosk raises a bare Exception("Failed to create a model")
             raise RecognitionError(f"{model_path}: Vosk не смог загрузить модель ({err})") from err
-        return cls(model, model_path, endpoint or EndpointConfig(), partials)
+        return cls(model, model_path, endpoint or EndpointConfig(), partials, max_recognizers)
 
     def open_stream(self) -> VoskStream:
         """A stream for one call; it takes a recogniser only while the line speaks."""
         return VoskStream(self, self.sample_rate_hz, self.endpoint, self.partials)
 
-    def take_decoder(self) -> _Decoder:
-        """The warmest idle recogniser, reset; a new one when every one is busy."""
-        try:
-            decoder = self._idle.pop()  # the most recently used
-        except IndexError:
-            return self._new_decoder()
-        decoder.recognizer.Reset()
-        return decoder
+    def take_decoder(self, *, wait: bool = False) -> _Decoder | None:
+        """The warmest idle recogniser, reset; a new one when every one is busy and the bound
+        allows it; else ``None`` — or, with ``wait``, the first one given back (past the bound
+        after :data:`_WAIT_MAX_S`: a call whose audio stalled mid-utterance holds its
+        recogniser, and nobody else's answer may wait on it for ever)."""
+        waited = 0.0
+        while True:
+            try:
+                decoder = self._idle.pop()  # the most recently used
+            except IndexError:
+                with self._making:
+                    bound = self.max_recognizers
+                    if bound is None or self.recognizers_made < bound or waited >= _WAIT_MAX_S:
+                        return self._new_decoder()
+                if not wait:
+                    return None
+                # Given back from other threads (and finalizers): a short poll, no lock a
+                # finalizer could find held.
+                time.sleep(_WAIT_POLL_S)
+                waited += _WAIT_POLL_S
+                continue
+            decoder.recognizer.Reset()
+            return decoder
 
     def give_back(self, decoder: _Decoder) -> None:
         """A recogniser whose utterance is closed, for the next one to speak."""
@@ -156,8 +190,11 @@ class VoskEngine:
             convert(clip, dataclasses.replace(TELEPHONY, sample_rate_hz=self.sample_rate_hz)).pcm
             for clip in speech
         ]
+        if self.max_recognizers is not None:
+            recognizers = min(recognizers, self.max_recognizers - self.recognizers_made)
         for _ in range(recognizers):
-            decoder = self._new_decoder()
+            with self._making:
+                decoder = self._new_decoder()
             for pcm in pcms:
                 decoder.recognizer.AcceptWaveform(pcm)
                 decoder.recognizer.FinalResult()
@@ -227,6 +264,8 @@ class VoskStream:
         self._run_offsets: list[float] = []
         self._pending = False  # fed since the last final
         self._frames_to_partial = 0
+        # Speech waiting for a recogniser (every one busy): fed as soon as one is free.
+        self._backlog: list[tuple[bytes, int]] = []
 
     def accept(self, frame: bytes) -> list[RecognitionEvent]:
         """Feed telephony PCM (whole 20 ms frames); return partials, starts and finals."""
@@ -246,12 +285,10 @@ class VoskStream:
         hold = self._endpointer.in_speech or state is VadState.SPEECH_ENDED
         closed = False
         for piece, index in self._gate.push(frame, hold_open=hold):
-            if self._feed(piece, index):
-                # Vosk closed a segment: take it before the next frame starts another.
-                closed = True
-                segment = self._segment(self._recognizer.Result())
-                if segment is not None:
-                    self._segments.append(segment)
+            self._backlog.append((piece, index))
+            self._pending = True
+        if self._backlog:
+            closed = self._drain(wait=False)
         if closed and self._segments:
             if not self._endpointer.in_speech and state is not VadState.SPEECH_ENDED:
                 # Vosk heard words the energy detector took for silence: report them now.
@@ -278,22 +315,38 @@ class VoskStream:
         assert self._held.decoder is not None
         return self._held.decoder.recognizer
 
-    def _feed(self, frame: bytes, index: int) -> bool:
-        """Give Vosk one line frame; True when Vosk closed a segment on it."""
+    def _drain(self, *, wait: bool) -> bool:
+        """Feed the waiting speech to a recogniser, taking one if none is held (``wait``: until
+        one is free); True when Vosk closed a segment on the way."""
         decoder = self._held.decoder
         if decoder is None:  # the line's speech starts: take a recogniser for it
-            decoder = self._held.decoder = self._engine.take_decoder()
+            decoder = self._engine.take_decoder(wait=wait)
+            if decoder is None:
+                return False  # every one busy: the speech waits in the backlog
+            self._held.decoder = decoder
             self._run_starts, self._run_offsets = [], []
             self._next_index = -1
+        closed = False
+        backlog, self._backlog = self._backlog, []
+        for frame, index in backlog:
+            if self._feed(decoder, frame, index):
+                # Vosk closed a segment: take it before the next frame starts another.
+                closed = True
+                segment = self._segment(decoder.recognizer.Result())
+                if segment is not None:
+                    self._segments.append(segment)
+        return closed
+
+    def _feed(self, decoder: _Decoder, frame: bytes, index: int) -> bool:
+        """Give Vosk one line frame; True when Vosk closed a segment on it."""
         if index != self._next_index:  # a new run after a gap: remember where it sits
             self._run_starts.append(decoder.fed_s)
             self._run_offsets.append(index * _FRAME_S - decoder.fed_s)
         self._next_index = index + 1
-        self._pending = True
         pcm = self._resampler.process(frame)
         # Vosk's clock counts the samples it was given (the resampler's delay included).
         decoder.fed_s += len(pcm) / (2 * self._model_rate_hz)
-        return bool(self._recognizer.AcceptWaveform(pcm))
+        return bool(decoder.recognizer.AcceptWaveform(pcm))
 
     def _on_line(self, vosk_s: float) -> float:
         """A time on Vosk's clock as a time on the line."""
@@ -324,6 +377,8 @@ class VoskStream:
         return FinalResult(text=text, words=words, start_s=start, end_s=end)
 
     def _finish(self, *, call_final: bool, trailing_s: float = 0.0) -> list[RecognitionEvent]:
+        if call_final and self._backlog:
+            self._drain(wait=True)  # the utterance is over: its words are wanted now
         if call_final and self._held.decoder is not None:
             segment = self._segment(self._recognizer.FinalResult())
             # The utterance is closed: its recogniser serves whoever speaks next (reset when
@@ -346,11 +401,14 @@ class VoskStream:
 
     def flush(self) -> list[RecognitionEvent]:
         """End the current utterance (hang-up): drain the resampler and return the final."""
+        if self._backlog:
+            self._drain(wait=True)
         tail = self._resampler.flush()
-        if tail and self._held.decoder is not None:
-            self._held.decoder.fed_s += len(tail) / (2 * self._model_rate_hz)
-            if self._recognizer.AcceptWaveform(tail):
-                segment = self._segment(self._recognizer.Result())
+        decoder = self._held.decoder
+        if tail and decoder is not None:
+            decoder.fed_s += len(tail) / (2 * self._model_rate_hz)
+            if decoder.recognizer.AcceptWaveform(tail):
+                segment = self._segment(decoder.recognizer.Result())
                 if segment is not None:
                     self._segments.append(segment)
         if tail:

@@ -63,7 +63,8 @@ class EngineRecipe:
     kind: Literal["vosk", "whisper"]
     model: Path
     decoders: int = 1
-    # Vosk recognisers each worker warms before it is ready (the calls it will serve at once).
+    # Vosk recognisers each worker warms before it is ready, and the most it keeps (its
+    # debtors speaking at once; more wait for one, their speech kept).
     warm: int = 0
 
     def load(self) -> RecognitionEngine:
@@ -71,7 +72,7 @@ class EngineRecipe:
         if self.kind == "vosk":
             from speech.vosk_engine import VoskEngine
 
-            return VoskEngine.load(self.model)
+            return VoskEngine.load(self.model, max_recognizers=max(self.warm, 2))
         from speech.whisper_engine import WhisperConfig, WhisperEngine
 
         return WhisperEngine.load(self.model, WhisperConfig(num_workers=self.decoders))

@@ -113,8 +113,10 @@ class _CountingEngine:
         self._take = engine.take_decoder
         engine.take_decoder = self.take  # type: ignore[method-assign]
 
-    def take(self) -> object:
-        decoder = self._take()
+    def take(self, *, wait: bool = False) -> object:
+        decoder = self._take(wait=wait)
+        if decoder is None:
+            return None
         if not isinstance(decoder.recognizer, _CountingRecognizer):
             decoder.recognizer = _CountingRecognizer(decoder.recognizer)  # type: ignore[assignment]
         self.counted.append(decoder.recognizer)  # type: ignore[arg-type]
@@ -217,3 +219,38 @@ def test_a_call_that_ends_mid_utterance_gives_its_recogniser_back(
     del stream
     gc.collect()
     assert engine.idle_recognizers == 1
+
+
+def test_at_the_bound_an_answer_waits_for_a_recogniser_with_its_speech_kept(
+    korean_model_path: Path, korean_speech: Audio
+) -> None:
+    """One recogniser for two debtors speaking over each other: the second one's speech waits
+    until the first utterance closes, then is decoded whole, on its own line's clock."""
+    engine = VoskEngine.load(korean_model_path, max_recognizers=1)
+    lag = silence(1.0).pcm
+    clip = silence(0.5).pcm + korean_speech.pcm + silence(1.5).pcm
+    first, second = engine.open_stream(), engine.open_stream()
+    a_events: list[RecognitionEvent] = []
+    b_events: list[RecognitionEvent] = []
+    for frame_a, frame_b in zip(split_frames(clip + lag), split_frames(lag + clip), strict=True):
+        a_events += first.accept(frame_a)
+        b_events += second.accept(frame_b)
+    b_events += second.flush()
+    assert engine.recognizers_made == 1
+    for events, offset_s in ((a_events, 0.0), (b_events, 1.0)):
+        finals = [e for e in events if isinstance(e, FinalResult)]
+        assert finals, "an utterance lost while it waited for a recogniser"
+        words = [w for e in finals for w in e.words]
+        assert 0.4 + offset_s <= words[0].start_s <= 0.6 + offset_s + korean_speech.duration_s
+
+
+def test_a_recogniser_held_by_a_stalled_call_does_not_hold_up_others_for_ever(
+    korean_model_path: Path, korean_speech: Audio
+) -> None:
+    engine = VoskEngine.load(korean_model_path, max_recognizers=1)
+    stalled = engine.open_stream()
+    for frame in split_frames(silence(0.3).pcm + korean_speech.pcm[: len(korean_speech.pcm) // 2]):
+        stalled.accept(frame)  # its audio stops mid-word: it keeps the one recogniser
+    events = _feed(engine, silence(0.3).pcm + korean_speech.pcm + silence(1.0).pcm)
+    assert [e for e in events if isinstance(e, FinalResult)]
+    assert engine.recognizers_made == 2  # one past the bound, after a short wait
