@@ -83,6 +83,13 @@ class _Level:
     # Calls in progress on average over the measured time (steady traffic), ``None`` in a burst.
     lines_busy: float | None = None
     recognition_cores: float = 0.0  # of ``cores``: the recognition worker processes
+    # Every call made (steady traffic: also those while lines were filling or emptying);
+    # ``reports`` when empty.
+    made: list[CallReport] = dataclasses.field(default_factory=list)
+
+    @property
+    def every_call(self) -> list[CallReport]:
+        return self.made or self.reports
 
     @property
     def latencies(self) -> list[int]:
@@ -270,7 +277,8 @@ async def _steady(
         if span > 0 else 0.0
     )  # fmt: skip
     cores, recognition_cores = cpu[0] if cpu else (0.0, 0.0)
-    return _Level([r for _, _, r in inside], cores, busy, recognition_cores)
+    return _Level([r for _, _, r in inside], cores, busy, recognition_cores,
+                  [r for _, _, r in spans])  # fmt: skip
 
 
 def _breakdown(reports: list[CallReport]) -> list[str]:
@@ -462,13 +470,18 @@ def _bench_calls(
                     None,
                     statistics.mean(r.recognition_cores for r in runs),
                 )
-            lost = [r for r in level.reports if _lost(r)]
+            lost = [r for r in level.every_call if _lost(r)]
             lost_total += len(lost)
             if rounds > 1 or steady:
                 outcomes = {r.result.outcome.value for r in lost}
+                measured = (
+                    f" (цифры ниже — по {len(level.reports)}, сделанным при всех занятых линиях)"
+                    if steady
+                    else ""
+                )
                 click.echo(
-                    f"{calls} звонк. × {rounds}: {len(level.reports)} звонков, без итога или "
-                    f"со сбоем {len(lost)} ({', '.join(sorted(outcomes)) or '—'})"
+                    f"{calls} звонк. × {rounds}: {len(level.every_call)} звонков, без итога "
+                    f"или со сбоем {len(lost)} ({', '.join(sorted(outcomes)) or '—'}){measured}"
                 )
             latencies, cores, failed = level.latencies, level.cores, level.failed
             if not latencies:
@@ -495,9 +508,9 @@ def _bench_calls(
             )
             for line in _breakdown(level.reports):
                 click.echo(line)
-            for reason in sorted({_failure(r) for r in level.reports if _lost(r)}):
+            for reason in sorted({_failure(r) for r in level.every_call if _lost(r)}):
                 click.echo(f"  сбой: {reason[:160]}")
-            if p95 <= _P95_LIMIT_MS and w95 <= _FIRST_WORD_LIMIT_MS and failed == 0:
+            if p95 <= _P95_LIMIT_MS and w95 <= _FIRST_WORD_LIMIT_MS and failed == 0 and not lost:
                 best = (calls, per_core)
     session.close()
     limits = f"p95 ответа ≤ {_P95_LIMIT_MS} мс, первого слова ≤ {_FIRST_WORD_LIMIT_MS} мс"
