@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
@@ -39,7 +40,9 @@ from dialer.session.transfer import TransferConfig, TransferOutcome
 from dialer.session.turn_log import TurnLog
 from dialer.session.turn_taking import TurnKind, TurnTaking
 from dialer.telephony.bridge import BridgeRecorder
+from dialer.telephony.media import iter_frames
 from dialer.telephony.port import SAMPLE_RATE_HZ, Call, CallResult
+from dialer.telephony.tones import ringback
 from scripts.actions import (
     Action,
     End,
@@ -546,6 +549,26 @@ class _LentLine:
 
     def stop_saying(self) -> None:
         self._run.player.cut(only_interruptible=False)
+        self.call.stop_playback()  # the ringing tone, which the player does not play
+
+    async def ring(self, seconds: float) -> None:
+        recorder = self._run.audio
+
+        async def frames() -> AsyncIterator[bytes]:
+            async for frame in iter_frames(ringback(seconds)):
+                recorder.robot_frame(frame)
+                yield frame
+
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        try:
+            await self.call.play(frames())
+            # A call that ended or stopped plays nothing and returns at once: wait the time
+            # anyway, or a caller ringing in a loop would never let the event loop run.
+            await asyncio.sleep(max(0.0, until - loop.time()))
+        except asyncio.CancelledError:
+            self.call.stop_playback()  # an adapter that paces elsewhere would play on
+            raise
 
     async def leave_line(self) -> None:
         tasks = self._run.hearing_tasks

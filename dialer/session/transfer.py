@@ -149,7 +149,11 @@ class TransferLine(Protocol):
         ...
 
     def stop_saying(self) -> None:
-        """Stop what the robot is saying."""
+        """Stop what the robot is saying (or the ringing tone it plays)."""
+        ...
+
+    async def ring(self, seconds: float) -> None:
+        """Play the ringing tone for ``seconds`` (recorded as the robot's side)."""
         ...
 
     async def leave_line(self) -> None:
@@ -368,9 +372,11 @@ class TransferDesk:
             await asyncio.gather(task, ended, announcer, return_exceptions=True)
 
     async def _announce(self, line: TransferLine) -> None:
+        """A ringing tone while the collector's phone rings, «оставайтесь на линии» every
+        ``announce_every_s``: the debtor never hears the dead air of a dropped call."""
         every = self.config.announce_every_s
         while True:
-            await asyncio.sleep(every)
+            await line.ring(every)
             await line.say(self.config.waiting_text)
 
     async def _apologise(self, line: TransferLine, text: str) -> None:

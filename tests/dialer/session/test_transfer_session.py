@@ -35,6 +35,7 @@ from dialer.session.store import SqlCallLog
 from dialer.session.transfer import TransferConfig, TransferDesk, TransferMethod
 from dialer.telephony.loopback import Behaviour, LoopbackExchange, LoopbackSubscriber
 from dialer.telephony.port import Call
+from dialer.telephony.tones import RINGBACK_HZ
 from scripts.engine import Conversation
 from scripts.loader import library_script, load_script
 from storage.collectors import line_status_of, set_extension, set_line_status
@@ -219,6 +220,16 @@ async def test_a_collector_who_does_not_answer_within_the_wait(desk: Desk) -> No
     assert "Пожалуйста, оставайтесь на линии." in said  # the announcement while it rang
     assert said.rstrip().endswith("Специалист перезвонит вам. Всего доброго!")
     assert desk.line_status() is LineStatus.ONLINE  # released
+
+
+async def test_the_debtor_hears_a_ringing_tone_while_the_collector_rings(desk: Desk) -> None:
+    """Not dead air: 425 Hz, 1 s on and 4 s off, between the «оставайтесь на линии»."""
+    done = await desk.call(lambda far, _x: press_zero(far), collector="no_answer")
+    assert done.transfer.state is TransferState.NO_ANSWER
+    # Two seconds of ringing, the announcement every 0.5 s: a tone burst before each.
+    assert tone_seconds(done.debtor_heard, RINGBACK_HZ, tolerance_hz=30.0) >= 0.6
+    assert "Пожалуйста, оставайтесь на линии." in done.robot_said
+    assert "гудк" not in done.robot_said  # the tone is no line of the transcript
 
 
 async def both_talk_then(
