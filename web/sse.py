@@ -56,10 +56,8 @@ def wants_events(request: web.Request) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class EventStream:
-    """How often a stream polls, when it sends a heartbeat and renews, and how it is named
-    in the debug log (no personal data: a campaign or user number)."""
+    """How often a stream polls, and when it sends a heartbeat and renews."""
 
-    name: str
     poll_s: float
     reconnect_ms: int
     heartbeat_s: float = 15.0
@@ -67,9 +65,10 @@ class EventStream:
 
 
 async def open_stream(
-    request: web.Request, spec: EventStream, first: bytes, poll: Poll
+    request: web.Request, spec: EventStream, label: str, first: bytes, poll: Poll
 ) -> web.StreamResponse:
-    """Send ``first``, then what each poll returns, until the stream ends."""
+    """Send ``first``, then what each poll returns, until the stream ends; ``label`` names
+    the stream in the debug log (no personal data: a campaign or user number)."""
     response = web.StreamResponse(headers=_HEADERS)
     await response.prepare(request)
     stopping = request.app[SSE_STOPPING]
@@ -97,10 +96,10 @@ async def open_stream(
         await response.write(event("close", {"reason": reason}))
         await response.write_eof()
     except ConnectionResetError:
-        log.debug("%s: the client left", spec.name)
+        log.debug("%s: the client left", label)
     except asyncio.CancelledError:
         # aiohttp cancels the handler of a connection the client closed while it waits.
-        log.debug("%s: the client left (cancelled)", spec.name)
+        log.debug("%s: the client left (cancelled)", label)
         raise
     return response
 

@@ -8,7 +8,6 @@ when something changed.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import functools
 
@@ -52,7 +51,7 @@ def _read(
     return live_snapshot(db, campaign, now, left_out=fresh)
 
 
-LIVE = EventStream("campaign live stream", poll_s=1.0, reconnect_ms=3000)
+LIVE = EventStream(poll_s=1.0, reconnect_ms=3000)
 # The "why not now" dry run is the costly read: refreshed less often than the rest.
 PLAN_EVERY_S = 10.0
 
@@ -89,8 +88,8 @@ async def campaign_live_stream(request: web.Request) -> web.StreamResponse:
         sent = changed
         return changed
 
-    spec = dataclasses.replace(LIVE, name=f"live stream of campaign {campaign_id}")
-    return await open_stream(request, spec, sent, poll)
+    label = f"live stream of campaign {campaign_id}"
+    return await open_stream(request, LIVE, label, sent, poll)
 
 
 _SNAPSHOT = {

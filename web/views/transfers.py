@@ -9,8 +9,6 @@ state, transcript or case changes.
 
 from __future__ import annotations
 
-import dataclasses
-
 from aiohttp import web
 
 from storage.models import utc_now
@@ -28,7 +26,7 @@ from web.views.reports import report_period
 __all__ = ["register"]
 
 
-POPS = EventStream("screen pop stream", poll_s=0.5, reconnect_ms=2000)
+POPS = EventStream(poll_s=0.5, reconnect_ms=2000)
 
 
 def _events(cards: list[PopCard], updates: list[PopUpdate]) -> bytes:
@@ -54,8 +52,8 @@ async def pops_stream(request: web.Request) -> web.StreamResponse:
     async def poll() -> bytes:
         return _events(*await _poll(request.app, watch))
 
-    spec = dataclasses.replace(POPS, name=f"screen pop stream of user {principal.user_id}")
-    return await open_stream(request, spec, _events(cards, []), poll)
+    label = f"screen pop stream of user {principal.user_id}"
+    return await open_stream(request, POPS, label, _events(cards, []), poll)
 
 
 async def transfers_report_api(request: web.Request) -> web.Response:
