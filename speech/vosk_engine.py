@@ -262,7 +262,6 @@ class VoskStream:
         # time in it (a recogniser's clock starts where its last utterance left it).
         self._run_starts: list[float] = []
         self._run_offsets: list[float] = []
-        self._pending = False  # fed since the last final
         self._frames_to_partial = 0
         # Speech waiting for a recogniser (every one busy): fed as soon as one is free.
         self._backlog: list[tuple[bytes, int]] = []
@@ -286,7 +285,6 @@ class VoskStream:
         closed = False
         for piece, index in self._gate.push(frame, hold_open=hold):
             self._backlog.append((piece, index))
-            self._pending = True
         if self._backlog:
             closed = self._drain(wait=False)
         if closed and self._segments:
@@ -308,6 +306,11 @@ class VoskStream:
             # endpointer): close them now, before the next run's audio is spliced on.
             events += self._finish(call_final=True)
         return events
+
+    @property
+    def _pending(self) -> bool:
+        """Speech heard since the last final: held by a recogniser, or waiting for one."""
+        return self._held.decoder is not None or bool(self._backlog)
 
     @property
     def _recognizer(self) -> _Recognizer:
@@ -384,7 +387,6 @@ class VoskStream:
             # The utterance is closed: its recogniser serves whoever speaks next (reset when
             # taken; its clock keeps counting).
             _give_back_held(self._engine, self._held)
-            self._pending = False
             if segment is not None:
                 self._segments.append(segment)
         segments, self._segments, self._last_partial = self._segments, [], ""

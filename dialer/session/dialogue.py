@@ -196,8 +196,8 @@ class CallRun:
             await asyncio.gather(*tasks, return_exceptions=True)
             # A cancelled task keeps its traceback, and with it the frame holding the call's
             # recogniser stream; this run is freed only by the cycle collector, so a kept task
-            # would keep the stream from going back to its worker's warm recognisers — every
-            # next call would start a cold one (1.5 s of CPU for its first utterance).
+            # would keep the stream — and a recogniser it holds mid-utterance — from going
+            # back to its worker until then, and the next answers would need a cold one.
             self.hearing_tasks = []
             tasks.clear()
         return await self._finish(result, writer)

@@ -508,7 +508,7 @@ def _bench_calls(
             )
             for line in _breakdown(level.reports):
                 click.echo(line)
-            for reason in sorted({_failure(r) for r in level.every_call if _lost(r)}):
+            for reason in sorted({_failure(r) for r in lost}):
                 click.echo(f"  сбой: {reason[:160]}")
             if p95 <= _P95_LIMIT_MS and w95 <= _FIRST_WORD_LIMIT_MS and failed == 0 and not lost:
                 best = (calls, per_core)
