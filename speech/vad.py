@@ -94,6 +94,12 @@ class Endpointer:
         return VadState.SPEECH
 
     @property
+    def silent_run_s(self) -> float:
+        """How long the current utterance has been silent (0 outside one, or after a voiced
+        frame)."""
+        return self._silent_run * self._frame_s if self._in_speech else 0.0
+
+    @property
     def voiced_lead_frames(self) -> int:
         """Voiced frames that led to SPEECH_STARTED (how far back the utterance began)."""
         return self._voiced_run

@@ -76,6 +76,12 @@ class WhisperConfig:
     # debtor waits for (a 1.5 s «Алло? Алло?» decoded as 120 tokens of «Аллуно» on CI).
     live_tokens_per_s: float = 12.0
     live_tokens_base: int = 8
+    # The utterance so far is decoded at its first pause this long, while the endpointer
+    # still waits out its trailing silence (0.8 s): when nothing more is said, the turn's
+    # text is ready as the utterance closes, and the debtor does not wait for Whisper too.
+    # Speech after the pause throws that decode away (the cost of a pause inside an
+    # answer); 0 turns it off.
+    speculate_after_s: float = 0.3
 
 
 _ANTI_LOOP_NGRAM = 3
@@ -332,6 +338,13 @@ class WhisperStream:
         self._frames: list[bytes] = []
         self._received_s = 0.0
         self._utterance_start_s = 0.0
+        self._speculation: tuple[str, tuple[Word, ...]] | None = None
+        self._speculate_after_s = engine.config.speculate_after_s
+        self._speculates = 0 < self._speculate_after_s < endpoint.trailing_silence_s
+        #: Decodes made (speculative ones included) and speculations used, for tests and
+        #: benchmarks: what the speculation saves and what it wastes.
+        self.decodes = 0
+        self.speculations_used = 0
 
     def accept(self, frame: bytes) -> list[RecognitionEvent]:
         """Feed telephony PCM (whole 20 ms frames)."""
@@ -354,18 +367,38 @@ class WhisperStream:
                 self._utterance_start_s = max(0.0, self._received_s - 0.02 * len(self._frames))
                 return [SpeechStarted(at_s=self._utterance_start_s)]
             case VadState.SPEECH:
+                if self._speculates:
+                    self._speculate()
                 return []
             case VadState.SPEECH_ENDED:
                 return self._decode_utterance(self._endpointer.last_trailing_s)
 
+    def _speculate(self) -> None:
+        """At the utterance's first pause decode what was said; a voiced frame drops it."""
+        silent_s = self._endpointer.silent_run_s
+        if silent_s == 0.0:
+            self._speculation = None
+        elif self._speculation is None and silent_s >= self._speculate_after_s - 1e-9:
+            self._speculation = self._decode(b"".join(self._frames))
+
+    def _decode(self, pcm: bytes) -> tuple[str, tuple[Word, ...]]:
+        self.decodes += 1
+        speech = convert(Audio(TELEPHONY, pcm), WHISPER_RATE)
+        return self._engine.decode_live(pcm_to_float32(speech.pcm), self._utterance_start_s)
+
     def _decode_utterance(self, trailing_s: float = 0.0) -> list[RecognitionEvent]:
         pcm = b"".join(self._frames)
         self._frames = []
+        speculation, self._speculation = self._speculation, None
         if not pcm:
             return []
-        speech = convert(Audio(TELEPHONY, pcm), WHISPER_RATE)
         start_s = self._utterance_start_s
-        text, words = self._engine.decode_live(pcm_to_float32(speech.pcm), start_s)
+        if speculation is not None and trailing_s > 0:
+            # Only silence came after the speculative decode: its words are the utterance's.
+            self.speculations_used += 1
+            text, words = speculation
+        else:
+            text, words = self._decode(pcm)
         if not text:
             return []
         return [

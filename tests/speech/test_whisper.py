@@ -144,6 +144,54 @@ def test_final_says_how_long_the_endpointer_waited(
     )
 
 
+def test_the_text_is_decoded_at_the_first_pause_and_ready_when_the_utterance_closes(
+    whisper_engine: WhisperEngine, prompts: dict[str, Audio]
+) -> None:
+    """The endpointer waits 0.8 s of silence before it closes an utterance; the decode is
+    made 0.3 s into that silence, so the closing frame returns the text at once."""
+    from speech.whisper_engine import WhisperStream
+
+    clip = Audio(TELEPHONY, silence(0.5).pcm + prompts["conf-locked"].pcm + silence(1.5).pcm)
+    stream = whisper_engine.open_stream()
+    assert isinstance(stream, WhisperStream)
+    decoded_at: int | None = None
+    finals: list[tuple[int, FinalResult]] = []
+    for n, frame in enumerate(split_frames(clip.pcm)):
+        finals += [(n, e) for e in stream.accept(frame) if isinstance(e, FinalResult)]
+        if stream.decodes and decoded_at is None:
+            decoded_at = n
+    assert len(finals) == 1
+    assert decoded_at is not None
+    closed_at, final = finals[0]
+    assert (stream.decodes, stream.speculations_used) == (1, 1)  # no second decode
+    # 0.8 s endpoint − 0.3 s speculation = 25 frames of 20 ms the decode had to itself
+    assert closed_at - decoded_at == 25
+    assert jiwer.cer(PROMPTS["conf-locked"], _words(final.text)) <= 0.15
+
+
+def test_speech_after_the_pause_throws_the_early_decode_away(
+    whisper_engine: WhisperEngine, prompts: dict[str, Audio]
+) -> None:
+    """A pause shorter than the endpoint inside an answer: what was said after it is part of
+    the text (the early decode is wasted work, never a cut answer)."""
+    from speech.whisper_engine import WhisperStream
+
+    first, second = prompts["conf-locked"], prompts["auth-incorrect"]
+    clip = Audio(
+        TELEPHONY, silence(0.5).pcm + first.pcm + silence(0.5).pcm + second.pcm + silence(1.5).pcm
+    )
+    stream = whisper_engine.open_stream()
+    assert isinstance(stream, WhisperStream)
+    finals = [
+        e for f in split_frames(clip.pcm) for e in stream.accept(f) if isinstance(e, FinalResult)
+    ]
+    assert len(finals) == 1
+    assert stream.decodes >= 2
+    assert stream.speculations_used == 1
+    said = f"{PROMPTS['conf-locked']} {PROMPTS['auth-incorrect']}"
+    assert jiwer.cer(said, _words(finals[0].text)) <= 0.15
+
+
 def test_a_quiet_unclear_hello_does_not_loop(whisper_engine: WhisperEngine, tmp_path: Path) -> None:
     """A quiet, synthetic «Алло? Алло?» made the live decode loop («Аллуно Аллуно …» up to
     120 tokens, a second of decoder work the debtor waited for, on CI): the decode stops at
