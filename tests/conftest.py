@@ -2,7 +2,7 @@
 
 ``database_url`` is parametrized: every test that uses it runs on SQLite, and on
 PostgreSQL when ``NAPOMNI_TEST_POSTGRES_URL`` is set (else that case is skipped with the
-reason printed by ``-ra``). Each pytest run gets its own freshly created database, upgraded
+reason printed by ``-ra``) — except the calls marked ``one_database``, run on one of them. Each pytest run gets its own freshly created database, upgraded
 to all migration heads and dropped afterwards, so concurrent runs never collide. The
 database is shared by the tests of one run: a test creates its own organisation (see
 ``unique_name``) rather than expecting empty tables.
@@ -68,6 +68,33 @@ def database_url(
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``one_database`` is about a call, not about storage: it runs on SQLite
+    only. Each of them is a real-time call of 15–85 s, and running it again on PostgreSQL
+    added 12 minutes to the suite for the same storage code that ``tests/storage`` and the
+    web tests check on both. ``one_database(postgresql_with=ID)`` keeps a whole path on
+    PostgreSQL: the case whose id has ``ID`` runs there, the others on SQLite."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        marker = item.get_closest_marker("one_database")
+        callspec = getattr(item, "callspec", None)
+        database = callspec.params.get("database_url") if callspec is not None else None
+        if marker is None or database is None:
+            kept.append(item)
+            continue
+        with_postgresql = marker.kwargs.get("postgresql_with")
+        wanted = (
+            "sqlite"
+            if with_postgresql is None or with_postgresql not in callspec.id
+            else "postgresql"
+        )
+        (kept if database == wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

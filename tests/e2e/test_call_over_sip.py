@@ -49,7 +49,11 @@ from storage.models import Account, DebtLine, Organisation, Person
 from storage.models.campaigns import Call, Promise, Turn
 from tests.e2e.sip_bench import require_sip_tools
 
-pytestmark = [pytest.mark.sip, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.slow,
+    pytest.mark.one_database(postgresql_with="own-process"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SEARCH = (ROOT / "models", ROOT.parent / "shared" / "models")

@@ -44,7 +44,7 @@ from storage.models import Account, DebtLine, Organisation, Person
 from tests.e2e.sip_bench import require_sip_tools
 from tests.e2e.test_call_over_sip import Transcript, russian_engine
 
-pytestmark = [pytest.mark.sip, pytest.mark.slow]
+pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.one_database]
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 23)

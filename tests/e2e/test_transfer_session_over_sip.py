@@ -50,7 +50,7 @@ from storage.transfers import pops_for
 from tests.e2e.sip_bench import require_sip_tools, tone_pcm, tone_seconds
 from tests.e2e.test_call_over_sip import ROOT, russian_engine
 
-pytestmark = [pytest.mark.sip, pytest.mark.slow]
+pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.one_database]
 
 NOON = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)  # a Monday, noon in Moscow
 DEBTOR = "79990000601"

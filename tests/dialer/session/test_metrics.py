@@ -10,6 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from classifier.contract import TurnClassifier
@@ -24,6 +25,8 @@ from speech.recognition import RecognitionEvent
 from tests.dialer.session.conftest import Line
 from tests.dialer.session.standins import FarEnd, ScriptedEngine, ScriptedStream, ToneVoice
 from tests.dialer.session.test_session import answer_each_turn
+
+pytestmark = [pytest.mark.one_database]
 
 
 def sample(metrics: CallMetrics, name: str, **labels: str) -> float:

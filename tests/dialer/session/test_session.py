@@ -22,6 +22,8 @@ from storage.models.campaigns import Promise, Turn
 from tests.dialer.session.conftest import Line
 from tests.dialer.session.standins import FarEnd, ScriptedEngine, ToneVoice, noise
 
+pytestmark = [pytest.mark.one_database]
+
 
 def stored(factory: sessionmaker[Session], call_id: int | None) -> tuple[StoredCall, list[Turn]]:
     with factory() as session:

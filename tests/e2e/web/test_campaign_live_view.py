@@ -48,7 +48,7 @@ from tests.e2e.web.test_flows import sign_in
 from tests.web.conftest import WebWorld, web_config
 from web.server import ThreadedServer
 
-pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.one_database]
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 ANSWERS = (

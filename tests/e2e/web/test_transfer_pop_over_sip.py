@@ -56,7 +56,7 @@ from tests.web.conftest import PASSWORD, web_config
 from web.passwords import hash_password
 from web.server import ThreadedServer
 
-pytestmark = [pytest.mark.sip, pytest.mark.slow]
+pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.one_database]
 
 ANSWER_DELAY_S = 3.0
 
