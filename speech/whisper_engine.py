@@ -341,8 +341,8 @@ class WhisperStream:
         self._speculation: tuple[str, tuple[Word, ...]] | None = None
         self._speculate_after_s = engine.config.speculate_after_s
         self._speculates = 0 < self._speculate_after_s < endpoint.trailing_silence_s
-        #: Decodes made (speculative ones included) and speculations used, for tests and
-        #: benchmarks: what the speculation saves and what it wastes.
+        #: Decodes made (speculative ones included) and speculations used: what the
+        #: speculation saves and what it wastes (the tests read them).
         self.decodes = 0
         self.speculations_used = 0
 

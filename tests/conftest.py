@@ -2,10 +2,11 @@
 
 ``database_url`` is parametrized: every test that uses it runs on SQLite, and on
 PostgreSQL when ``NAPOMNI_TEST_POSTGRES_URL`` is set (else that case is skipped with the
-reason printed by ``-ra``) — except the calls marked ``one_database``, run on one of them. Each pytest run gets its own freshly created database, upgraded
-to all migration heads and dropped afterwards, so concurrent runs never collide. The
-database is shared by the tests of one run: a test creates its own organisation (see
-``unique_name``) rather than expecting empty tables.
+reason printed by ``-ra``) — except the calls marked ``one_database``, run on one of them.
+Each pytest run gets its own freshly created database, upgraded to all migration heads and
+dropped afterwards, so concurrent runs never collide. The database is shared by the tests of
+one run: a test creates its own organisation (see ``unique_name``) rather than expecting empty
+tables.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     only. Each of them is a real-time call of 15–85 s, and running it again on PostgreSQL
     added 12 minutes to the suite for the same storage code that ``tests/storage`` and the
     web tests check on both. ``one_database(postgresql_with=ID)`` keeps a whole path on
-    PostgreSQL: the case whose id has ``ID`` runs there, the others on SQLite."""
+    PostgreSQL: the case whose id has ``ID`` runs there, the others on SQLite — or on SQLite
+    too when no PostgreSQL is configured, so no case is lost to a skip."""
+    postgresql = _postgres_admin_url() is not None
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -88,7 +91,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         with_postgresql = marker.kwargs.get("postgresql_with")
         wanted = (
             "sqlite"
-            if with_postgresql is None or with_postgresql not in callspec.id
+            if not postgresql or with_postgresql is None or with_postgresql not in callspec.id
             else "postgresql"
         )
         (kept if database == wanted else dropped).append(item)
