@@ -152,3 +152,10 @@ class SilenceGate:
         lead = list(self._lead)
         self._lead.clear()
         return [*lead, (frame, index)]
+
+    def shut(self) -> None:
+        """Close now, whatever the hangover: quiet frames from here wait as the lead of the
+        next loud one (the caller has finished what it fed)."""
+        self._quiet_run = max(self._quiet_run, self._hangover_frames)
+        self.is_open = False
+        self.closed_now = False

@@ -84,6 +84,8 @@ class _Level:
     # Calls in progress on average over the measured time (steady traffic), ``None`` in a burst.
     lines_busy: float | None = None
     recognition_cores: float = 0.0  # of ``cores``: the recognition worker processes
+    # The simulated debtors and Kamailio (not the robot's): what else the calls cost here.
+    sandbox_cores: float = 0.0
     # Every call made (steady traffic: also those while lines were filling or emptying);
     # ``reports`` when empty.
     made: list[CallReport] = dataclasses.field(default_factory=list)
@@ -178,7 +180,7 @@ async def _level(
                 local_address="127.0.0.1",
                 max_concurrent_calls=calls,
             )
-            others = excluded | {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
+            sandbox = {pid for pid in (pool.pid, kamailio.pid) if pid is not None}
             me = os.getpid()
             kind = ProcessTelephone if own_process else BaresipTelephone
             async with kind(config) as telephone:
@@ -198,12 +200,12 @@ async def _level(
                         ),
                     )
 
-                meter = _CpuMeter(me, others, recognition)
+                meter = _CpuMeter(me, excluded, sandbox, recognition)
                 if steady_rounds is None:
                     meter.start()
                     reports = list(await asyncio.gather(*(call(n) for n in range(calls))))
-                    cores, recognition_cores = meter.stop()
-                    return _Level(reports, cores, None, recognition_cores)
+                    cores = meter.stop()
+                    return _Level(reports, cores.robot, None, cores.recognition, cores.sandbox)
                 return await _steady(call, calls, steady_rounds, meter)
         finally:
             pool.stop()
@@ -211,33 +213,45 @@ async def _level(
         kamailio.stop()
 
 
+@dataclass(frozen=True, slots=True)
+class _Cores:
+    """CPU seconds per wall second over a measured span."""
+
+    robot: float = 0.0  # children included
+    recognition: float = 0.0  # of ``robot``: its recognition worker processes
+    sandbox: float = 0.0  # the simulated debtors and Kamailio
+
+
 class _CpuMeter:
-    """The robot's CPU (children included, ``others`` not) between :meth:`start` and
-    :meth:`stop`, in cores, and the share of it its recognition workers took."""
+    """The robot's CPU (children included, ``sandbox`` not) between :meth:`start` and
+    :meth:`stop`, the share of it its recognition workers took, and the sandbox's."""
 
-    def __init__(self, root: int, others: set[int], recognition: Sequence[int]) -> None:
+    def __init__(
+        self, root: int, excluded: set[int], sandbox: set[int], recognition: Sequence[int]
+    ) -> None:
         self._root = root
-        self._others = others
+        self._others = excluded | sandbox
+        self._sandbox = sandbox
         self._recognition = set(recognition)
-        self._marks: tuple[float, float, float] | None = None
+        self._marks: tuple[float, float, float, float] | None = None
 
-    def _now(self) -> tuple[float, float, float]:
+    def _now(self) -> tuple[float, float, float, float]:
         total = _process_tree_cpu_s(self._root, self._others)
         recognition = sum(_process_tree_cpu_s(pid, set()) for pid in self._recognition)
-        return total, recognition, time.monotonic()
+        sandbox = sum(_process_tree_cpu_s(pid, set()) for pid in self._sandbox)
+        return total, recognition, sandbox, time.monotonic()
 
     def start(self) -> None:
         self._marks = self._now()
 
-    def stop(self) -> tuple[float, float]:
+    def stop(self) -> _Cores:
         if self._marks is None:
-            return 0.0, 0.0
-        total0, recognition0, wall0 = self._marks
-        total, recognition, wall = self._now()
-        span = wall - wall0
+            return _Cores()
+        now = self._now()
+        span = now[-1] - self._marks[-1]
         if span <= 0:
-            return 0.0, 0.0
-        return (total - total0) / span, (recognition - recognition0) / span
+            return _Cores()
+        return _Cores(*((b - a) / span for a, b in zip(self._marks[:-1], now[:-1], strict=True)))
 
 
 async def _steady(
@@ -267,7 +281,7 @@ async def _steady(
         if len(first_done) == 1:
             cpu.append(meter.stop())
 
-    cpu: list[tuple[float, float]] = []
+    cpu: list[_Cores] = []
     await asyncio.gather(*(line(n) for n in range(lines)))
     window = (max(started), min(first_done))
     inside = [(b, e, r) for b, e, r in spans if b >= window[0] and e <= window[1]]
@@ -277,9 +291,9 @@ async def _steady(
             and b < window[1]) / span
         if span > 0 else 0.0
     )  # fmt: skip
-    cores, recognition_cores = cpu[0] if cpu else (0.0, 0.0)
-    return _Level([r for _, _, r in inside], cores, busy, recognition_cores,
-                  [r for _, _, r in spans])  # fmt: skip
+    cores = cpu[0] if cpu else _Cores()
+    return _Level([r for _, _, r in inside], cores.robot, busy, cores.recognition,
+                  cores.sandbox, [r for _, _, r in spans])  # fmt: skip
 
 
 def _breakdown(reports: list[CallReport]) -> list[str]:
@@ -471,6 +485,7 @@ def _bench_calls(
                     statistics.mean(r.cores for r in runs),
                     None,
                     statistics.mean(r.recognition_cores for r in runs),
+                    statistics.mean(r.sandbox_cores for r in runs),
                 )
             lost = [r for r in level.every_call if _lost(r)]
             lost_total += len(lost)
@@ -500,7 +515,8 @@ def _bench_calls(
                 f"p95 {w95} мс, макс. {max(words)} мс; задержка ответа p50 {p50} мс, "
                 f"p95 {p95} мс ({len(latencies)} реплик); робот с дочерними процессами "
                 f"занял {cores:.2f} ядра (распознавание {level.recognition_cores:.2f}) → "
-                f"{per_core:.1f} звонка на ядро; сбоев {failed}; "
+                f"{per_core:.1f} звонка на ядро; должники и Kamailio "
+                f"{level.sandbox_cores:.2f} ядра; сбоев {failed}; "
                 f"load average {load:.1f} → {os.getloadavg()[0]:.1f}"
                 + (
                     f"; линий занято в среднем {level.lines_busy:.1f} из {calls}"

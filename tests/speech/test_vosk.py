@@ -96,10 +96,15 @@ class _CountingRecognizer:
     def __init__(self, inner: object) -> None:
         self._inner = inner
         self.fed_bytes = 0
+        self.finals = 0
 
     def AcceptWaveform(self, pcm: bytes) -> bool:  # noqa: N802 - Vosk's name
         self.fed_bytes += len(pcm)
         return bool(self._inner.AcceptWaveform(pcm))  # type: ignore[attr-defined]
+
+    def FinalResult(self) -> str:  # noqa: N802 - Vosk's name
+        self.finals += 1
+        return str(self._inner.FinalResult())  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
@@ -125,6 +130,10 @@ class _CountingEngine:
     @property
     def fed_bytes(self) -> int:
         return sum(c.fed_bytes for c in {id(c): c for c in self.counted}.values())
+
+    @property
+    def finals(self) -> int:
+        return sum(c.finals for c in {id(c): c for c in self.counted}.values())
 
 
 def _counted_stream(engine: VoskEngine) -> tuple[VoskStream, _CountingEngine]:
@@ -156,6 +165,53 @@ def test_silence_is_not_decoded_and_words_keep_the_lines_clock(
     assert 5.8 <= finals[0].words[0].start_s <= 6.0 + korean_speech.duration_s
     assert finals[0].words[-1].end_s <= 6.0 + korean_speech.duration_s + 0.2
     assert finals[0].start_s >= 5.7
+
+
+def test_the_first_pause_closes_the_segment_and_its_silence_is_not_decoded(
+    vosk_engine: VoskEngine, korean_speech: Audio
+) -> None:
+    """At 0.3 s of silence the words are decoded and the recogniser given back; the rest of
+    the endpoint's 0.8 s is not fed to Vosk, and the utterance closes with its text ready."""
+    stream, counting = _counted_stream(vosk_engine)
+    events: list[RecognitionEvent] = []
+    endpoint_at: int | None = None
+    for n, frame in enumerate(split_frames(korean_speech.pcm + silence(1.5).pcm)):
+        finals_before = counting.finals
+        got = stream.accept(frame)
+        if any(isinstance(e, FinalResult) for e in got):
+            endpoint_at = n
+            assert counting.finals == finals_before  # nothing left to decode at the endpoint
+        events += got
+    assert stream.pause_closes == 1
+    finals = [e for e in events if isinstance(e, FinalResult)]
+    assert len(finals) == 1
+    assert finals[0].text
+    assert finals[0].words
+    assert finals[0].trailing_silence_s == pytest.approx(0.8)
+    assert endpoint_at is not None
+    # The speech (its last quiet frames included) and 0.3 s of pause, not the whole 0.8 s.
+    fed_s = counting.fed_bytes / (2 * vosk_engine.sample_rate_hz)
+    assert fed_s <= korean_speech.duration_s + 0.4
+
+
+def test_speech_after_a_pause_stays_in_the_same_utterance(
+    vosk_engine: VoskEngine, korean_speech: Audio
+) -> None:
+    """A debtor who pauses 0.7 s (the clip ends in 0.4 s of quiet) and goes on: one final,
+    with the words said after the pause, timed where they are on the line."""
+    stream = vosk_engine.open_stream()
+    events: list[RecognitionEvent] = []
+    clip = korean_speech.pcm + silence(0.3).pcm + korean_speech.pcm + silence(1.0).pcm
+    for frame in split_frames(clip):
+        events += stream.accept(frame)
+    events += stream.flush()
+    assert stream.pause_closes >= 1
+    finals = [e for e in events if isinstance(e, FinalResult)]
+    assert len(finals) == 1
+    second_from = korean_speech.duration_s + 0.3
+    assert any(w.start_s >= second_from - 0.1 for w in finals[0].words)
+    assert any(w.end_s <= korean_speech.duration_s + 0.1 for w in finals[0].words)
+    assert finals[0].words[-1].end_s <= 2 * korean_speech.duration_s + 0.3 + 0.2
 
 
 def test_quiet_speech_under_the_endpointer_still_reaches_vosk(
