@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import wave
 from collections.abc import Awaitable, Callable, Coroutine
@@ -490,6 +491,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Имитация должников для песочницы SIP.")
     parser.add_argument("config", type=Path, help="JSON с описанием должников")
     args = parser.parse_args(argv)
+    # To stderr, which the pool keeps as debtors.log: the SIP stack's own warnings (a call it
+    # could not take, a port it could not bind) are what a lost call is traced by.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = DebtorProcessConfig.from_json(args.config.read_text(encoding="utf-8"))
     asyncio.run(_serve(config))
 
