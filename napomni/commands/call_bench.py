@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -319,6 +319,20 @@ def _breakdown(reports: list[CallReport]) -> list[str]:
     return lines
 
 
+def _by_answer(reports: list[CallReport]) -> str:
+    """Turn latency p50/p95 by the answer's place in its call (ms): a recogniser pays for words
+    it has not heard yet, so the first calls' later answers can be dearer than the rest."""
+    by_index: dict[int, list[int]] = {}
+    for report in reports:
+        answered = [t for t in report.turns if t.latency_ms is not None]
+        for n, turn in enumerate(answered, start=1):
+            by_index.setdefault(n, []).append(cast(int, turn.latency_ms))
+    return "  по номеру ответа в звонке: " + "; ".join(
+        f"{n}-й p50 {_percentile(v, 50)} / p95 {_percentile(v, 95)} мс ({len(v)})"
+        for n, v in sorted(by_index.items())
+    )
+
+
 _STAGE_NAMES = {
     "endpoint_ms": "пауза до конца фразы (до отсчёта)",
     "queue_ms": "ожидание распознавателя",
@@ -526,6 +540,7 @@ def _bench_calls(
             )
             for line in _breakdown(level.reports):
                 click.echo(line)
+            click.echo(_by_answer(level.reports))
             for reason in sorted({_failure(r) for r in lost}):
                 click.echo(f"  сбой: {reason[:160]}")
             if p95 <= _P95_LIMIT_MS and w95 <= _FIRST_WORD_LIMIT_MS and failed == 0 and not lost:
