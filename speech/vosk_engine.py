@@ -50,13 +50,25 @@ from speech.recognition import (
 )
 from speech.vad import EndpointConfig, Endpointer, SilenceGate, VadState
 
-__all__ = ["VoskEngine", "VoskStream", "model_sample_rate_hz"]
+__all__ = ["VoskEngine", "VoskStream", "model_sample_rate_hz", "model_segment_pause_s"]
 
 _DEFAULT_MODEL_RATE_HZ = 16000
+_DEFAULT_SEGMENT_PAUSE_S = 0.5
 _PARTIAL_EVERY_FRAMES = 10  # 200 ms
 _WAIT_POLL_S = 0.01
 _WAIT_MAX_S = 2.0
 _FRAME_S = TELEPHONY.frame_bytes() / TELEPHONY.bytes_per_second
+
+
+def model_segment_pause_s(model_path: Path) -> float:
+    """The silence after words at which the model's own endpoint rule closes a segment
+    (``--endpoint.rule2.min-trailing-silence`` in ``conf/model.conf``; Kaldi's default 0.5 s)."""
+    try:
+        conf = (model_path / "conf" / "model.conf").read_text(encoding="utf-8")
+    except OSError:
+        return _DEFAULT_SEGMENT_PAUSE_S
+    found = re.search(r"--endpoint\.rule2\.min-trailing-silence=([0-9.]+)", conf)
+    return float(found.group(1)) if found else _DEFAULT_SEGMENT_PAUSE_S
 
 
 def model_sample_rate_hz(model_path: Path) -> int:
@@ -99,7 +111,7 @@ class VoskEngine:
         endpoint: EndpointConfig,
         partials: bool,
         max_recognizers: int | None = None,
-        segment_pause_s: float = 0.3,
+        segment_pause_s: float = _DEFAULT_SEGMENT_PAUSE_S,
     ) -> None:
         self._model = model
         self.model_path = model_path
@@ -127,13 +139,15 @@ class VoskEngine:
         *,
         partials: bool = True,
         max_recognizers: int | None = None,
-        segment_pause_s: float = 0.3,
+        segment_pause_s: float | None = None,
     ) -> VoskEngine:
         """Load the model (seconds of CPU: call from a worker thread).
 
         ``max_recognizers``: at most that many recognisers (an utterance that finds them all
         busy waits for one, its audio kept); ``None``, no bound. ``segment_pause_s``: a pause
-        that long closes a segment (its words decoded before the endpoint's silence is out).
+        that long closes a segment (its words decoded before the endpoint's silence is out);
+        ``None``, where the model's own endpoint rule closes one (:func:`model_segment_pause_s`),
+        so the segments are the ones Vosk makes by itself and its words do not change.
         """
         if not is_vosk_model(model_path):
             raise RecognitionError(f"{model_path}: не модель Vosk (нет am/final.mdl или conf/)")
@@ -150,7 +164,7 @@ class VoskEngine:
             endpoint or EndpointConfig(),
             partials,
             max_recognizers,
-            segment_pause_s,
+            model_segment_pause_s(model_path) if segment_pause_s is None else segment_pause_s,
         )
 
     def open_stream(self) -> VoskStream:
@@ -262,7 +276,8 @@ class VoskStream:
     Korean model, the most on digital silence), and the final traceback (20–160 ms) ran after
     it, on the debtor's wait. Now both are spent at the pause: when only silence follows,
     the utterance's text is ready as it closes. If the debtor goes on, the next words start a
-    new segment (as after Vosk's own 0.5 s endpoint) and the segments are joined.
+    new segment and the segments are joined. The engine's pause is the model's own endpoint
+    rule (0.5 s after words), so Vosk splits the speech where it would have split it itself.
     """
 
     def __init__(

@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     # To stderr, which the pool keeps as debtors.log: the SIP stack's own warnings (a call it
     # could not take, a port it could not bind) are what a lost call is traced by.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = DebtorProcessConfig.from_json(args.config.read_text(encoding="utf-8"))
     asyncio.run(_serve(config))

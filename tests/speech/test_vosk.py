@@ -18,7 +18,7 @@ from speech.recognition import (
     transcribe_streaming,
 )
 from speech.vad import EndpointConfig
-from speech.vosk_engine import VoskEngine, VoskStream
+from speech.vosk_engine import VoskEngine, VoskStream, model_segment_pause_s
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +137,13 @@ class _CountingEngine:
 
 
 def _counted_stream(engine: VoskEngine) -> tuple[VoskStream, _CountingEngine]:
-    engine = VoskEngine(engine._model, engine.model_path, engine.endpoint, engine.partials)
+    engine = VoskEngine(
+        engine._model,
+        engine.model_path,
+        engine.endpoint,
+        engine.partials,
+        segment_pause_s=engine.segment_pause_s,
+    )
     counting = _CountingEngine(engine)
     return engine.open_stream(), counting
 
@@ -170,8 +176,10 @@ def test_silence_is_not_decoded_and_words_keep_the_lines_clock(
 def test_the_first_pause_closes_the_segment_and_its_silence_is_not_decoded(
     vosk_engine: VoskEngine, korean_speech: Audio
 ) -> None:
-    """At 0.3 s of silence the words are decoded and the recogniser given back; the rest of
-    the endpoint's 0.8 s is not fed to Vosk, and the utterance closes with its text ready."""
+    """At the model's own segment pause (0.5 s) the words are decoded and the recogniser given
+    back; the rest of the endpoint's 0.8 s is not fed to Vosk, and the utterance closes with
+    its text ready."""
+    assert model_segment_pause_s(vosk_engine.model_path) == pytest.approx(0.5)
     stream, counting = _counted_stream(vosk_engine)
     events: list[RecognitionEvent] = []
     endpoint_at: int | None = None
@@ -189,9 +197,10 @@ def test_the_first_pause_closes_the_segment_and_its_silence_is_not_decoded(
     assert finals[0].words
     assert finals[0].trailing_silence_s == pytest.approx(0.8)
     assert endpoint_at is not None
-    # The speech (its last quiet frames included) and 0.3 s of pause, not the whole 0.8 s.
+    # The speech (its last 0.4 s of quiet frames included) and the rest of the 0.5 s pause,
+    # not the endpoint's whole 0.8 s.
     fed_s = counting.fed_bytes / (2 * vosk_engine.sample_rate_hz)
-    assert fed_s <= korean_speech.duration_s + 0.4
+    assert fed_s <= korean_speech.duration_s + 0.2
 
 
 def test_speech_after_a_pause_stays_in_the_same_utterance(
