@@ -147,7 +147,7 @@ class VoskEngine:
         busy waits for one, its audio kept); ``None``, no bound. ``segment_pause_s``: a pause
         that long closes a segment (its words decoded before the endpoint's silence is out);
         ``None``, where the model's own endpoint rule closes one (:func:`model_segment_pause_s`),
-        so the segments are the ones Vosk makes by itself and its words do not change.
+        about where Vosk closes segments by itself, so its words hardly change.
         """
         if not is_vosk_model(model_path):
             raise RecognitionError(f"{model_path}: не модель Vosk (нет am/final.mdl или conf/)")
@@ -277,7 +277,7 @@ class VoskStream:
     it, on the debtor's wait. Now both are spent at the pause: when only silence follows,
     the utterance's text is ready as it closes. If the debtor goes on, the next words start a
     new segment and the segments are joined. The engine's pause is the model's own endpoint
-    rule (0.5 s after words), so Vosk splits the speech where it would have split it itself.
+    rule (0.5 s after words), so Vosk splits the speech about where it would split it itself.
     """
 
     def __init__(
