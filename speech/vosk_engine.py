@@ -269,8 +269,8 @@ def _give_back_held(engine: VoskEngine, held: _Held) -> None:
 class VoskStream:
     """One call's recognition; not thread-safe (one worker thread at a time).
 
-    The first pause of ``segment_pause_s`` in an utterance closes Vosk's segment there, gives
-    its recogniser back and stops feeding until the line is loud again; the endpointer still
+    A pause of ``segment_pause_s`` in an utterance closes Vosk's segment there, gives its
+    recogniser back and stops feeding until the line is loud again; the endpointer still
     waits out its whole silence before the utterance ends. The endpoint's silence was fed to
     Vosk, which costs as much CPU on a quiet line as on speech (0.05–0.23 s a second with the
     Korean model, the most on digital silence), and the final traceback (20–160 ms) ran after
@@ -372,7 +372,7 @@ class VoskStream:
         return events
 
     def _close_at_pause(self) -> None:
-        """Close the held recogniser's segment at the utterance's first pause and give the
+        """Close the held recogniser's segment at a pause in the utterance and give the
         recogniser back (speech still waiting for one is left to the utterance's end)."""
         if self._held.decoder is None or self._backlog:
             return
