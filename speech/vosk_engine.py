@@ -60,25 +60,29 @@ _WAIT_MAX_S = 2.0
 _FRAME_S = TELEPHONY.frame_bytes() / TELEPHONY.bytes_per_second
 
 
+def _kaldi_option(model_path: Path, conf_file: str, pattern: str) -> str | None:
+    """The value ``pattern``'s group finds in the model's ``conf/<conf_file>``, if any."""
+    try:
+        conf = (model_path / "conf" / conf_file).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(pattern, conf)
+    return found.group(1) if found else None
+
+
 def model_segment_pause_s(model_path: Path) -> float:
     """The silence after words at which the model's own endpoint rule closes a segment
     (``--endpoint.rule2.min-trailing-silence`` in ``conf/model.conf``; Kaldi's default 0.5 s)."""
-    try:
-        conf = (model_path / "conf" / "model.conf").read_text(encoding="utf-8")
-    except OSError:
-        return _DEFAULT_SEGMENT_PAUSE_S
-    found = re.search(r"--endpoint\.rule2\.min-trailing-silence=([0-9.]+)", conf)
-    return float(found.group(1)) if found else _DEFAULT_SEGMENT_PAUSE_S
+    value = _kaldi_option(
+        model_path, "model.conf", r"--endpoint\.rule2\.min-trailing-silence=([0-9.]+)"
+    )
+    return float(value) if value is not None else _DEFAULT_SEGMENT_PAUSE_S
 
 
 def model_sample_rate_hz(model_path: Path) -> int:
     """The feature extractor's sample rate, from ``conf/mfcc.conf`` (Kaldi's default 16 kHz)."""
-    try:
-        conf = (model_path / "conf" / "mfcc.conf").read_text(encoding="utf-8")
-    except OSError:
-        return _DEFAULT_MODEL_RATE_HZ
-    found = re.search(r"--sample-frequency=(\d+)", conf)
-    return int(found.group(1)) if found else _DEFAULT_MODEL_RATE_HZ
+    value = _kaldi_option(model_path, "mfcc.conf", r"--sample-frequency=(\d+)")
+    return int(value) if value is not None else _DEFAULT_MODEL_RATE_HZ
 
 
 class _Recognizer(Protocol):
