@@ -22,11 +22,11 @@ import random
 import shutil
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 
@@ -44,30 +44,41 @@ _FIRST_WORD_LIMIT_MS = 300
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _process_tree_cpu_s(root: int, excluded: set[int]) -> float:
-    """CPU seconds of ``root`` and every descendant (its Festival processes) but the
-    ``excluded`` ones and theirs (the simulated debtors and Kamailio are not the robot)."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-    total = 0.0
-    for pid, seconds in cpu.items():
-        node = pid
-        while node not in (root, 0, 1) and node not in excluded:
-            node = parents.get(node, 0)
-        if node == root:
-            total += seconds
-    return total
+@dataclass(frozen=True, slots=True)
+class _ProcessTable:
+    """Every process's parent and CPU seconds, read from ``/proc`` at one moment."""
+
+    parents: dict[int, int]
+    cpu_s: dict[int, float]
+
+    @classmethod
+    def read(cls) -> _ProcessTable:
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return cls(parents, cpu)
+
+    def tree_cpu_s(self, root: int, excluded: Set[int] = frozenset()) -> float:
+        """CPU seconds of ``root`` and every descendant (its Festival processes) but the
+        ``excluded`` ones and theirs (the simulated debtors and Kamailio are not the robot)."""
+        total = 0.0
+        for pid, seconds in self.cpu_s.items():
+            node = pid
+            while node not in (root, 0, 1) and node not in excluded:
+                node = self.parents.get(node, 0)
+            if node == root:
+                total += seconds
+        return total
 
 
 def _percentile(values: list[int], q: int) -> int:
@@ -236,9 +247,10 @@ class _CpuMeter:
         self._marks: tuple[float, float, float, float] | None = None
 
     def _now(self) -> tuple[float, float, float, float]:
-        total = _process_tree_cpu_s(self._root, self._others)
-        recognition = sum(_process_tree_cpu_s(pid, set()) for pid in self._recognition)
-        sandbox = sum(_process_tree_cpu_s(pid, set()) for pid in self._sandbox)
+        table = _ProcessTable.read()
+        total = table.tree_cpu_s(self._root, self._others)
+        recognition = sum(table.tree_cpu_s(pid) for pid in self._recognition)
+        sandbox = sum(table.tree_cpu_s(pid) for pid in self._sandbox)
         return total, recognition, sandbox, time.monotonic()
 
     def start(self) -> None:
@@ -324,9 +336,8 @@ def _by_answer(reports: list[CallReport]) -> str:
     it has not heard yet, so the first calls' later answers can be dearer than the rest."""
     by_index: dict[int, list[int]] = {}
     for report in reports:
-        answered = [t for t in report.turns if t.latency_ms is not None]
-        for n, turn in enumerate(answered, start=1):
-            by_index.setdefault(n, []).append(cast(int, turn.latency_ms))
+        for n, latency in enumerate(report.latencies_ms, start=1):
+            by_index.setdefault(n, []).append(latency)
     return "  по номеру ответа в звонке: " + "; ".join(
         f"{n}-й p50 {_percentile(v, 50)} / p95 {_percentile(v, 95)} мс ({len(v)})"
         for n, v in sorted(by_index.items())
