@@ -13,6 +13,9 @@
   недели", "сегодня после работы") is the promise with that date: the question supplies
   the verb. Not when the answer is negated, tells of the past, or sets a time to call back
   ("давайте завтра созвонимся"): a call-back with no paying word is no promise.
+- Asking the robot to put you through is asking for a person, whoever it names or none:
+  "соедините меня", "переключите, пожалуйста", "свяжите меня с кем-нибудь", "позовите
+  кого-то" (an imperative, or "вы меня соедините?", of a verb of putting through).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from classifier.promises import promise_date
 __all__ = [
     "answers_when",
     "apply_rules",
+    "asks_to_be_put_through",
     "is_conditional_on_company",
     "is_hedged_refusal",
     "states_promise",
@@ -109,6 +113,26 @@ def answers_when(tokens: Sequence[str], text: str, context: TurnContext) -> bool
     return promise_date(text, context.today) is not None
 
 
+# "перевести" is left out: "переведите на рассрочку" asks for an installment plan;
+# "подключить" too: "подключите отопление" is a complaint.
+_PUTTING_THROUGH = {"соединить", "соединять", "переключить", "переключать", "связать", "позвать"}
+
+
+def asks_to_be_put_through(tokens: Sequence[str]) -> bool:
+    """A verb of putting through said to the robot: "соедините меня", "позовите кого-нибудь"."""
+    for i, word in enumerate(tokens):
+        if i > 0 and tokens[i - 1] in ("не", "ни"):
+            continue
+        word = word.removesuffix("-ка")
+        if lemma(word) not in _PUTTING_THROUGH:
+            continue
+        tags = grammemes(word)
+        # "соедините" parses first as the future "вы соедините", spelt as the imperative.
+        if "impr" in tags or {"2per", "futr"} <= tags:
+            return True
+    return False
+
+
 def _only_calls_back(tokens: Sequence[str]) -> bool:
     """ "давайте завтра созвонимся": a time to call back and no paying word at all."""
     forms = {lemma(t) for t in tokens}
@@ -148,6 +172,8 @@ def apply_rules(
         result.pop(Tag.PROMISE_TO_PAY, None)
     if is_hedged_refusal(tokens):
         result.pop(Tag.REFUSAL, None)
+    if Tag.OPERATOR_REQUEST not in result and asks_to_be_put_through(tokens):
+        result[Tag.OPERATOR_REQUEST] = round(max(scores.get(Tag.OPERATOR_REQUEST, 0.0), 0.5), 4)
     if Tag.CONFIRM in result and Tag.DENY in result:
         weaker = Tag.CONFIRM if result[Tag.CONFIRM] < result[Tag.DENY] else Tag.DENY
         result.pop(weaker)

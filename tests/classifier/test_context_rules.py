@@ -71,3 +71,35 @@ def test_a_date_only_of_the_past_is_no_promised_date() -> None:
 @pytest.mark.parametrize("turn", ["денег нет, но к пятому наскребу", "занесу в кассу на днях"])
 def test_promises_in_plain_words(turn: str) -> None:
     assert Tag.PROMISE_TO_PAY in apply_rules(turn, _when(Asked.REASON), {}, {})
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "соедините меня",
+        "Соедините меня, пожалуйста.",
+        "соедини меня с кем-нибудь",
+        "переключите, пожалуйста",
+        "свяжите меня с вашим специалистом",
+        "позовите кого-то из людей",
+        "вы меня соедините или нет?",
+        "соедините-ка меня с начальством",
+    ],
+)
+def test_asking_to_be_put_through_is_asking_for_a_person(turn: str) -> None:
+    """The demo's «Соедините меня …» with the word «оператор» misheard still transfers."""
+    assert Tag.OPERATOR_REQUEST in apply_rules(turn, _when(Asked.REASON), {}, {})
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "не соединяйте меня ни с кем",
+        "переведите меня на рассрочку",  # an installment plan, not a person
+        "подключите отопление наконец",  # a complaint
+        "свяжитесь со мной завтра",  # a call back
+        "соединили меня вчера с вашим диспетчером, толку никакого",  # a story
+    ],
+)
+def test_other_verbs_and_stories_are_no_request_to_be_put_through(turn: str) -> None:
+    assert Tag.OPERATOR_REQUEST not in apply_rules(turn, _when(Asked.REASON), {}, {})

@@ -118,6 +118,11 @@ def test_whole_debt_only_when_promised(turn: str, amount: Decimal | None) -> Non
          {Tag.AWAY, Tag.UNAWARE}),
         ("будьте так добры подскажите пожалуйста а куда можно оплатить", Asked.OPEN,
          {Tag.PAYMENT_QUESTION}),
+        # asking for a person without the word «оператор» (the recogniser may lose it)
+        ("соедините меня пожалуйста", Asked.IDENTITY, {Tag.OPERATOR_REQUEST}),
+        ("Соедините меня с пиратуром, пожалуйста.", Asked.REASON, {Tag.OPERATOR_REQUEST}),
+        ("а можно с кем-то живым поговорить", Asked.OPEN, {Tag.OPERATOR_REQUEST}),
+        ("я с автоматом разговаривать не стану", Asked.REASON, {Tag.OPERATOR_REQUEST}),
     ],
 )  # fmt: skip
 def test_real_world_wordings(
