@@ -152,7 +152,10 @@ def personas(today: dt.date) -> tuple[Persona, ...]:
             "просит специалиста",
             "Соколов Андрей Ильич",
             "answer",
-            ("Да, это я.", "Соедините меня с оператором, пожалуйста."),
+            # Not «Соедините меня …»: the Festival voice says «соедините» so that Whisper base
+            # hears «Сыри ни ти» and, one time in two, «аппаратуром» for «оператором»
+            # (measured over G.711 at 40 onsets); this wording is heard right every time.
+            ("Да, это я.", "Переключите меня на оператора, пожалуйста."),
             to_collector="Здравствуйте. Я хотел уточнить, за какие месяцы у меня долг.",
         ),
     )
