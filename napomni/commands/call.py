@@ -25,13 +25,16 @@ if TYPE_CHECKING:
     from dialer.runner import SessionCallRunner
     from dialer.session import CallReport, Notice, SessionParts
     from dialer.session.ports import CallLog
+    from dialer.telephony.baresip import BaresipTelephone
     from dialer.telephony.config import SipConfig
     from dialer.telephony.port import Call
+    from dialer.telephony.remote import ProcessTelephone
     from speech.recognition import RecognitionEngine
 
 __all__ = [
     "ConsoleObserver",
     "build_call_runner",
+    "configured_telephone",
     "build_session_parts",
     "call",
     "load_recognizer",
@@ -150,17 +153,28 @@ def sip_config(settings: Settings, **overrides: object) -> SipConfig:
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 
 
+def configured_telephone(
+    settings: Settings, config: SipConfig
+) -> BaresipTelephone | ProcessTelephone:
+    """The SIP telephone ``NAPOMNI_SIP_ADAPTER`` names, not yet started.
+
+    ``baresip-process``: SIP and RTP in a process of their own
+    (:mod:`dialer.telephony.process`), where recognition and the dialogue cannot take their
+    CPU; ``baresip``: in the calls' own process.
+    """
+    from dialer.telephony.baresip import BaresipTelephone
+    from dialer.telephony.remote import ProcessTelephone
+
+    if settings.sip.adapter == "baresip-process":
+        return ProcessTelephone(config)
+    return BaresipTelephone(config)
+
+
 class _StartedOnFirstDial:
     """The configured SIP telephone, registered on the first dial (inside the event loop)."""
 
-    def __init__(self, config: SipConfig, *, own_process: bool = False) -> None:
-        from dialer.telephony.baresip import BaresipTelephone
-        from dialer.telephony.remote import ProcessTelephone
-
-        # NAPOMNI_SIP_ADAPTER=baresip-process: SIP and RTP in a process of their own.
-        self._telephone: BaresipTelephone | ProcessTelephone = (
-            ProcessTelephone(config) if own_process else BaresipTelephone(config)
-        )
+    def __init__(self, telephone: BaresipTelephone | ProcessTelephone) -> None:
+        self._telephone = telephone
         self._lock = asyncio.Lock()
         self._started = False
 
@@ -190,9 +204,7 @@ def build_call_runner(
         parts, SessionConfig(record_dir=settings.data_dir / "recordings"), metrics=metrics
     )
     return SessionCallRunner(
-        _StartedOnFirstDial(
-            sip_config(settings), own_process=settings.sip.adapter == "baresip-process"
-        ),
+        _StartedOnFirstDial(configured_telephone(settings, sip_config(settings))),
         session,
         factory,
         # NAPOMNI_TRANSFER_METHOD=refer: REFER to the collector's extension at the registrar.
@@ -254,7 +266,6 @@ async def _place_call(
     from dialer.session import CallContext, CallOpening, CallSession, SessionConfig
     from dialer.session.accounts import account_variables, today_in
     from dialer.session.store import SqlCallLog
-    from dialer.telephony.baresip import BaresipTelephone
     from scripts.engine import Conversation
     from storage.database import make_engine, make_session_factory
     from storage.models import Account
@@ -286,7 +297,7 @@ async def _place_call(
             debt=variables.debt_total,  # type: ignore[attr-defined]
             call_ref="call",
         )
-        async with BaresipTelephone(sip_config(settings)) as telephone:
+        async with configured_telephone(settings, sip_config(settings)) as telephone:
             click.echo(f"Набираю номер через {settings.sip.registrar}…")
             return await session.place(telephone, number, ring_timeout_s, conversation, context)
     finally:

@@ -401,9 +401,8 @@ async def _run(
     from dialer.sandbox.ports import free_udp_range
     from dialer.session import CallSession, SessionConfig
     from dialer.session.store import SqlCallLog
-    from dialer.telephony.baresip import BaresipTelephone
     from dialer.worker import Worker, WorkerConfig
-    from napomni.commands.call import build_session_parts, sip_config
+    from napomni.commands.call import build_session_parts, configured_telephone, sip_config
     from napomni.commands.demo_debtors import (
         COLLECTOR_EXTENSION,
         demo_collector,
@@ -456,7 +455,7 @@ async def _run(
                 max_concurrent_calls=6,  # five debtors at once and a collector's leg
                 register=True,
             )
-            async with BaresipTelephone(config) as telephone:
+            async with configured_telephone(settings, config) as telephone:
                 runner = SessionCallRunner(telephone, session, factory, clock=demo_clock)
                 worker = Worker(
                     factory,
