@@ -190,27 +190,34 @@ def tone_pcm(freq_hz: float, seconds: float, amplitude: int = 8000) -> bytes:
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype("<i2").tobytes()
 
 
-def tone_seconds(pcm: bytes, freq_hz: float, tolerance_hz: float = 40.0) -> float:
-    """Seconds of 100 ms windows whose sound is mostly a tone at ``freq_hz``.
-
-    A window counts when it is loud (RMS > 300) and more than half of its energy lies within
-    ``tolerance_hz`` of the frequency: robust to G.711, jitter-buffer drops and the other
-    side's tone being elsewhere in the spectrum.
-    """
+def _tone_windows(pcm: bytes, freq_hz: float, tolerance_hz: float) -> list[bool]:
+    """Per 100 ms window: loud (RMS > 300) with more than half its energy within
+    ``tolerance_hz`` of the frequency — robust to G.711, jitter-buffer drops and the other
+    side's tone being elsewhere in the spectrum."""
     s = _samples(pcm)
     size = 800
-    windows = len(s) // size
-    found = 0
     freqs = np.fft.rfftfreq(size, 1 / 8000)
     band = np.abs(freqs - freq_hz) <= tolerance_hz
-    for i in range(windows):
+    found = []
+    for i in range(len(s) // size):
         w = s[i * size : (i + 1) * size]
         if np.sqrt(np.mean(w * w)) <= 300.0:
+            found.append(False)
             continue
         power = np.abs(np.fft.rfft(w * np.hanning(size))) ** 2
-        if power[band].sum() > 0.5 * power.sum():
-            found += 1
-    return found * 0.1
+        found.append(bool(power[band].sum() > 0.5 * power.sum()))
+    return found
+
+
+def tone_seconds(pcm: bytes, freq_hz: float, tolerance_hz: float = 40.0) -> float:
+    """Seconds of 100 ms windows whose sound is mostly a tone at ``freq_hz``."""
+    return sum(_tone_windows(pcm, freq_hz, tolerance_hz)) * 0.1
+
+
+def tone_onset_s(pcm: bytes, freq_hz: float, tolerance_hz: float = 40.0) -> float | None:
+    """Where a tone at ``freq_hz`` is first heard (to 0.1 s), or None."""
+    windows = _tone_windows(pcm, freq_hz, tolerance_hz)
+    return windows.index(True) * 0.1 if True in windows else None
 
 
 class Recording:

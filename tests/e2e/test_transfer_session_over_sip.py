@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,15 +40,17 @@ from dialer.session.store import SqlCallLog
 from dialer.session.transfer import TransferConfig
 from dialer.telephony.baresip import BaresipTelephone
 from dialer.telephony.config import SipConfig
+from dialer.telephony.remote import ProcessTelephone
 from dialer.worker import Worker, WorkerConfig
 from napomni.commands.demo_debtors import debtor_voice
+from speech.audio import read_wav
 from storage.collectors import line_status_of, set_extension, set_line_status
 from storage.models import Account, Building, DebtLine, Organisation, Person, Phone
 from storage.models.campaigns import Call, ContactLedger, EscalationCase, EscalationStatus
 from storage.models.transfers import Transfer, TransferMethod, TransferState
 from storage.models.users import LineStatus, User, UserOrganisation, UserRole
 from storage.transfers import pops_for
-from tests.e2e.sip_bench import require_sip_tools, tone_pcm, tone_seconds
+from tests.e2e.sip_bench import require_sip_tools, tone_onset_s, tone_pcm, tone_seconds
 from tests.e2e.test_call_over_sip import ROOT, russian_engine
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.one_database]
@@ -200,7 +203,13 @@ class TransferWatch:
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize(
+    "telephone_kind",
+    [BaresipTelephone, ProcessTelephone],
+    ids=["baresip-in-process", "baresip-own-process"],
+)
 async def test_a_debtor_asks_for_a_person_and_talks_to_the_collector(
+    telephone_kind: type[BaresipTelephone] | type[ProcessTelephone],
     world: tuple[Kamailio, DebtorPool],
     session_factory: sessionmaker[Session],
     unique_name: str,
@@ -238,7 +247,7 @@ async def test_a_debtor_asks_for_a_person_and_talks_to_the_collector(
     watch = TransferWatch(session_factory, account_id, collector)
     stop, watching = asyncio.Event(), asyncio.Event()
     try:
-        async with BaresipTelephone(config) as telephone:
+        async with telephone_kind(config) as telephone:
             runner = SessionCallRunner(
                 telephone,
                 session,
@@ -304,6 +313,18 @@ async def test_a_debtor_asks_for_a_person_and_talks_to_the_collector(
     heard_by_debtor = read_pcm(Path(str(closed["recording"])))
     assert tone_seconds(heard_by_collector, DEBTOR_HZ) >= HEARD_S
     assert tone_seconds(heard_by_debtor, COLLECTOR_HZ) >= HEARD_S
+    # The call's recording holds the collector where the debtor heard them: the robot's
+    # channel is what went out on the line, when it went out (both files start at answer;
+    # a sentence or a ringing cycle recorded as it was handed over once put it 4 s late).
+    [recording] = (tmp_path / "rec").glob("*.wav")
+    robot_channel = np.frombuffer(read_wav(recording).pcm, np.int16)[0::2].tobytes()
+    heard_at, recorded_at = (
+        tone_onset_s(heard_by_debtor, COLLECTOR_HZ),
+        tone_onset_s(robot_channel, COLLECTOR_HZ),
+    )
+    assert heard_at is not None
+    assert recorded_at is not None
+    assert abs(recorded_at - heard_at) <= 0.3, (recorded_at, heard_at)
 
 
 async def _call_done(factory: sessionmaker[Session], account_id: int) -> None:
