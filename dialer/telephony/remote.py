@@ -10,8 +10,8 @@ that can be late with the robot's next decision, never with the frame on the wir
 further ahead: the session records each frame as it hands it over, so what is handed over
 and then cut stays in the robot's channel of the recording and moves what follows later. A
 sentence sent whole put a ringing cycle (5 s) there when the collector answered: their
-greeting was recorded 4 s after the debtor heard it. With the lead, at most 0.2 s. The two talk over the child's
-stdin/stdout (:mod:`dialer.telephony.wire`).
+greeting was recorded 4 s after the debtor heard it. With the lead, at most 0.2 s. The two
+talk over the child's stdin/stdout (:mod:`dialer.telephony.wire`).
 
 :class:`ProcessCall` is the :class:`~dialer.telephony.port.Call` port on this side: received
 frames, digits and the end come in as messages; ``play`` streams the audio across and waits
