@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,13 @@ def tone_pcm(freq_hz: float, seconds: float, amplitude: int = 8000) -> bytes:
     """A sine tone as 8 kHz s16le samples (a side's signature sound in a two-way test)."""
     t = np.arange(int(seconds * 8000)) / 8000.0
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype("<i2").tobytes()
+
+
+def channels(path: str | Path) -> tuple[bytes, bytes]:
+    """The robot's (left) and the debtor's (right) channels of a call recording."""
+    with wave.open(str(path)) as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
+    return frames[:, 0].tobytes(), frames[:, 1].tobytes()
 
 
 def _tone_windows(pcm: bytes, freq_hz: float, tolerance_hz: float) -> list[bool]:

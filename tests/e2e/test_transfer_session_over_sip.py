@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,14 +42,19 @@ from dialer.telephony.config import SipConfig
 from dialer.telephony.remote import ProcessTelephone
 from dialer.worker import Worker, WorkerConfig
 from napomni.commands.demo_debtors import debtor_voice
-from speech.audio import read_wav
 from storage.collectors import line_status_of, set_extension, set_line_status
 from storage.models import Account, Building, DebtLine, Organisation, Person, Phone
 from storage.models.campaigns import Call, ContactLedger, EscalationCase, EscalationStatus
 from storage.models.transfers import Transfer, TransferMethod, TransferState
 from storage.models.users import LineStatus, User, UserOrganisation, UserRole
 from storage.transfers import pops_for
-from tests.e2e.sip_bench import require_sip_tools, tone_onset_s, tone_pcm, tone_seconds
+from tests.e2e.sip_bench import (
+    channels,
+    require_sip_tools,
+    tone_onset_s,
+    tone_pcm,
+    tone_seconds,
+)
 from tests.e2e.test_call_over_sip import ROOT, russian_engine
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow, pytest.mark.one_database]
@@ -317,7 +321,7 @@ async def test_a_debtor_asks_for_a_person_and_talks_to_the_collector(
     # channel is what went out on the line, when it went out (both files start at answer;
     # a sentence or a ringing cycle recorded as it was handed over once put it 4 s late).
     [recording] = (tmp_path / "rec").glob("*.wav")
-    robot_channel = np.frombuffer(read_wav(recording).pcm, np.int16)[0::2].tobytes()
+    robot_channel, _ = channels(recording)
     heard_at, recorded_at = (
         tone_onset_s(heard_by_debtor, COLLECTOR_HZ),
         tone_onset_s(robot_channel, COLLECTOR_HZ),

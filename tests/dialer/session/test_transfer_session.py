@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-import wave
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,7 +43,7 @@ from storage.models.transfers import Transfer, TransferState
 from storage.models.users import LineStatus, User, UserOrganisation, UserRole
 from tests.dialer.session.conftest import DEBT, TODAY, variables
 from tests.dialer.session.standins import FarEnd, ScriptedEngine, tone
-from tests.e2e.sip_bench import tone_pcm, tone_seconds
+from tests.e2e.sip_bench import channels, tone_pcm, tone_seconds
 
 DEBTOR_HZ = 700.0
 COLLECTOR_HZ = 1300.0
@@ -173,13 +171,6 @@ async def press_zero(far: FarEnd) -> None:
     """The debtor hears the opening and presses 0: «соедините с человеком»."""
     await far.robot_turn()
     await far.call.send_dtmf("0")
-
-
-def channels(path: str) -> tuple[bytes, bytes]:
-    """The robot's (left) and the debtor's (right) channels of a call recording."""
-    with wave.open(path) as wav:
-        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
-    return frames[:, 0].tobytes(), frames[:, 1].tobytes()
 
 
 async def test_nobody_on_the_line_means_a_callback(desk: Desk) -> None:
