@@ -38,7 +38,7 @@ class SipSettings:
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999
     max_concurrent_calls: int = 8
-    adapter: str = "baresip"
+    adapter: str = "baresip-process"
 
     def __repr__(self) -> str:  # credentials never reach a log line or a traceback
         masked = "***" if self.password else "''"
@@ -207,7 +207,7 @@ def load_settings(env: Mapping[str, str], *, cwd: Path | None = None) -> Setting
         rtp_port_min=rtp_min,
         rtp_port_max=rtp_max,
         max_concurrent_calls=_int(env, "NAPOMNI_SIP_MAX_CALLS", 8, 1, 1000),
-        adapter=_choice(env, "NAPOMNI_SIP_ADAPTER", "baresip", _ADAPTERS),
+        adapter=_choice(env, "NAPOMNI_SIP_ADAPTER", "baresip-process", _ADAPTERS),
     )
     return Settings(
         data_dir=data_dir,

@@ -48,6 +48,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from dialer.telephony.config import SipConfig
@@ -545,6 +546,18 @@ class PyVoipTelephone:
         self.config = config
         self._phone: _Phone | None = None
         self._calls: set[PyVoipCall] = set()
+
+    async def __aenter__(self) -> PyVoipTelephone:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     async def start(self) -> None:
         """Register (pyVoIP's own threads) and wait for its receive thread."""

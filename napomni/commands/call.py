@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import click
 
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from dialer.telephony.baresip import BaresipTelephone
     from dialer.telephony.config import SipConfig
     from dialer.telephony.port import Call
+    from dialer.telephony.pyvoip import PyVoipTelephone
     from dialer.telephony.remote import ProcessTelephone
     from speech.recognition import RecognitionEngine
+
+    ConfiguredTelephone: TypeAlias = BaresipTelephone | ProcessTelephone | PyVoipTelephone
 
 __all__ = [
     "ConsoleObserver",
@@ -153,27 +156,32 @@ def sip_config(settings: Settings, **overrides: object) -> SipConfig:
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 
 
-def configured_telephone(
-    settings: Settings, config: SipConfig
-) -> BaresipTelephone | ProcessTelephone:
+def configured_telephone(settings: Settings, config: SipConfig) -> ConfiguredTelephone:
     """The SIP telephone ``NAPOMNI_SIP_ADAPTER`` names, not yet started.
 
-    ``baresip-process``: SIP and RTP in a process of their own
+    ``baresip-process`` (the default): SIP and RTP in a process of their own
     (:mod:`dialer.telephony.process`), where recognition and the dialogue cannot take their
-    CPU; ``baresip``: in the calls' own process.
+    CPU; ``baresip``: in the calls' own process; ``pyvoip``: the optional pure-Python
+    adapter, in the calls' own process (an :class:`AdapterUnavailable` names the extra to
+    install when it is missing).
     """
-    from dialer.telephony.baresip import BaresipTelephone
+    if settings.sip.adapter == "pyvoip":
+        from dialer.telephony.pyvoip import PyVoipTelephone
+
+        return PyVoipTelephone(config)
+    if settings.sip.adapter == "baresip":
+        from dialer.telephony.baresip import BaresipTelephone
+
+        return BaresipTelephone(config)
     from dialer.telephony.remote import ProcessTelephone
 
-    if settings.sip.adapter == "baresip-process":
-        return ProcessTelephone(config)
-    return BaresipTelephone(config)
+    return ProcessTelephone(config)
 
 
 class _StartedOnFirstDial:
     """The configured SIP telephone, registered on the first dial (inside the event loop)."""
 
-    def __init__(self, telephone: BaresipTelephone | ProcessTelephone) -> None:
+    def __init__(self, telephone: ConfiguredTelephone) -> None:
         self._telephone = telephone
         self._lock = asyncio.Lock()
         self._started = False

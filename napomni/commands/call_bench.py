@@ -392,10 +392,11 @@ _STAGE_NAMES = {
     "занятых линиях (--rounds: звонков на линию, ≥ 3).",
 )  # fmt: skip
 @click.option(
-    "--telephone", type=click.Choice(["in-process", "own-process"]), default="in-process",
+    "--telephone", type=click.Choice(["in-process", "own-process"]), default="own-process",
     show_default=True,
-    help="Где SIP и RTP: in-process — в процессе звонков (как napomni worker по умолчанию), "
-    "own-process — в своём процессе (NAPOMNI_SIP_ADAPTER=baresip-process).",
+    help="Где SIP и RTP: own-process — в своём процессе (как napomni worker по умолчанию, "
+    "NAPOMNI_SIP_ADAPTER=baresip-process), in-process — в процессе звонков "
+    "(NAPOMNI_SIP_ADAPTER=baresip).",
 )  # fmt: skip
 @click.option(
     "--busy-core", is_flag=True,

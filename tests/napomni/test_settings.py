@@ -9,7 +9,7 @@ def test_defaults_put_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings({}, cwd=tmp_path)
     assert settings.data_dir == tmp_path / "var"
     assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'napomni.db'}"
-    assert settings.sip.adapter == "baresip"
+    assert settings.sip.adapter == "baresip-process"
 
 
 def test_flags_and_environment_are_parsed_explicitly(tmp_path: Path) -> None:
