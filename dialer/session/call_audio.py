@@ -12,6 +12,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from dialer.telephony.port import FRAME_BYTES
 from speech.recording import CallRecording
 
 __all__ = ["CallAudio"]
@@ -33,8 +34,20 @@ class CallAudio:
             self.robot += bytes(len(self.debtor) - len(self.robot))
 
     def robot_frame(self, frame: bytes) -> None:
-        """A frame the robot put on the wire."""
+        """A frame the robot handed to the telephone for the wire."""
         self.robot += frame
+
+    def unsay(self, frames: int) -> None:
+        """Take back the last ``frames`` handed over but never sent (a line cut short).
+
+        A telephone that paces in another process takes a sentence ahead of the wire; what
+        it did not send was not said, and kept here it would move everything after it later
+        than the debtor heard it. Frames already as old as the debtor's channel stay: they
+        were due on the wire by then.
+        """
+        if frames > 0:
+            keep = max(len(self.debtor), len(self.robot) - frames * FRAME_BYTES)
+            del self.robot[keep:]
 
     async def save(self, path: Path) -> str | None:
         """Write the stereo WAV (in a worker thread); None when it could not be written."""

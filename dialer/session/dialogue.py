@@ -41,7 +41,7 @@ from dialer.session.turn_log import TurnLog
 from dialer.session.turn_taking import TurnKind, TurnTaking
 from dialer.telephony.bridge import BridgeRecorder
 from dialer.telephony.media import iter_frames
-from dialer.telephony.port import SAMPLE_RATE_HZ, Call, CallResult
+from dialer.telephony.port import FRAME_MS, SAMPLE_RATE_HZ, Call, CallResult
 from dialer.telephony.tones import ringback
 from scripts.actions import (
     Action,
@@ -553,21 +553,34 @@ class _LentLine:
 
     async def ring(self, seconds: float) -> None:
         recorder = self._run.audio
+        handed_over = 0
 
         async def frames() -> AsyncIterator[bytes]:
+            nonlocal handed_over
             async for frame in iter_frames(ringback(seconds)):
                 recorder.robot_frame(frame)
+                handed_over += 1
                 yield frame
 
         loop = asyncio.get_running_loop()
-        until = loop.time() + seconds
+        started = loop.time()
+        until = started + seconds
+        played = False
         try:
             await self.call.play(frames())
+            played = True
+            # Cut short: the cycle's rest was never rung.
+            recorder.unsay(handed_over - self.call.played_frames)
             # A call that ended or stopped plays nothing and returns at once: wait the time
             # anyway, or a caller ringing in a loop would never let the event loop run.
             await asyncio.sleep(max(0.0, until - loop.time()))
         except asyncio.CancelledError:
             self.call.stop_playback()  # an adapter that paces elsewhere would play on
+            # Cancelled when the collector answers, before the telephone could say how much
+            # it rang: it rang in real time from the start.
+            if not played:
+                rung = int((loop.time() - started) * 1000 / FRAME_MS)
+                recorder.unsay(handed_over - rung)
             raise
 
     async def leave_line(self) -> None:

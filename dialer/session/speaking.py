@@ -121,7 +121,9 @@ class Player:
             self.playing = line
             try:
                 self.spoken.append(line.text)
-                await self._call.play(self._tap(line))
+                handed_over = [0]
+                await self._call.play(self._tap(line, handed_over))
+                self._audio.unsay(handed_over[0] - self._call.played_frames)
             except Exception as err:  # a line that cannot be said ends the call, politely
                 self._inbox.put_nowait(PlayerFailed(f"{type(err).__name__}: {err}"))
                 self.playing = None
@@ -131,8 +133,9 @@ class Player:
                     self.playing = None
                     self._on_line_end(line)
 
-    async def _tap(self, line: Line) -> AsyncIterator[bytes]:
-        """Frames for ``play()``, recorded and timed as they go to the wire."""
+    async def _tap(self, line: Line, handed_over: list[int]) -> AsyncIterator[bytes]:
+        """Frames for ``play()``, recorded and timed as they are handed over (counted in
+        ``handed_over[0]``: what the telephone did not send is taken back after)."""
         first = True
         for piece in line.pieces:
             audio = await piece
@@ -141,6 +144,7 @@ class Player:
                     first = False
                     self._on_first_frame(line, self._clock())
                 self._audio.robot_frame(frame)
+                handed_over[0] += 1
                 yield frame
 
 

@@ -77,6 +77,7 @@ class MediaCall:
         self._ended = asyncio.Event()
         self._play_lock = asyncio.Lock()
         self._play_generation = 0
+        self._played_frames = 0
         self._answered_at: float | None = None
         self._hangup_requested = False
         self._end_callbacks: list[Callable[[MediaCall], None]] = []
@@ -114,6 +115,11 @@ class MediaCall:
                 return
             yield digit
 
+    @property
+    def played_frames(self) -> int:
+        """Frames the last finished ``play()`` sent (see :class:`~dialer.telephony.port.Call`)."""
+        return self._played_frames
+
     async def play(self, audio: Audio) -> bool:
         """Send audio paced in real time; False when stopped or the call ended."""
         async with self._play_lock:
@@ -121,22 +127,25 @@ class MediaCall:
             loop = asyncio.get_running_loop()
             start = loop.time()
             sent = 0
-            async for frame in iter_frames(audio):
-                if generation != self._play_generation or self._ended.is_set():
-                    return False
-                due = start + (sent - LEAD_FRAMES) * _FRAME_S
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                elif delay < -LEAD_FRAMES * _FRAME_S:
-                    # The source fell behind (streamed synthesis): re-anchor instead of
-                    # bursting the backlog onto the wire.
-                    start = loop.time() - (sent - LEAD_FRAMES) * _FRAME_S
-                if generation != self._play_generation or self._ended.is_set():
-                    return False
-                self._write_frame(frame)
-                sent += 1
-            return True
+            try:
+                async for frame in iter_frames(audio):
+                    if generation != self._play_generation or self._ended.is_set():
+                        return False
+                    due = start + (sent - LEAD_FRAMES) * _FRAME_S
+                    delay = due - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    elif delay < -LEAD_FRAMES * _FRAME_S:
+                        # The source fell behind (streamed synthesis): re-anchor instead of
+                        # bursting the backlog onto the wire.
+                        start = loop.time() - (sent - LEAD_FRAMES) * _FRAME_S
+                    if generation != self._play_generation or self._ended.is_set():
+                        return False
+                    self._write_frame(frame)
+                    sent += 1
+                return True
+            finally:
+                self._played_frames = sent
 
     def stop_playback(self) -> None:
         """Stop the current playback and drop the audio queued for the wire."""

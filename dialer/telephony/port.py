@@ -144,6 +144,12 @@ class Call(Protocol):
         """Stop the audio being played now; at most ~60 ms already queued still goes out."""
         ...
 
+    @property
+    def played_frames(self) -> int:
+        """20 ms frames the last finished ``play()`` put on the wire: all of a completed one;
+        of a stopped one, those sent before it stopped (a recording keeps only these)."""
+        ...
+
     def dtmf(self) -> AsyncIterator[str]:
         """The far end's DTMF digits, one string per key, until the call ends."""
         ...

@@ -146,14 +146,16 @@ class _Server:
             while (chunk := await queue.get()) != _END:
                 yield chunk
 
-        completed = False
+        completed, frames = False, 0
         if call is not None:
             try:
                 completed = await call.play(chunks())
             except Exception:
                 logger.warning("telephony process: playback failed", exc_info=True)
+            frames = call.played_frames
         self._plays.pop(key, None)
-        self.send("played", handle, play, completed)
+        # The frames that went out: the owner's recording keeps those, not all it handed over.
+        self.send("played", handle, play, completed, frames)
 
     async def _hangup(self, request: int, handle: int) -> None:
         call = self._calls.get(handle)

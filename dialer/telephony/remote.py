@@ -1,16 +1,16 @@
 """The telephone in a process of its own: :class:`ProcessTelephone` (``NAPOMNI_SIP_ADAPTER=
-baresip-process``).
+baresip-process``, the default).
 
 The calls' process keeps the dialogue, the database and the recognisers' pipes; SIP
 signalling, RTP pacing and the calls' audio queues run in ``python -m
 dialer.telephony.process`` (:mod:`dialer.telephony.process`), which has nothing else to do.
-A sentence is handed over up to 0.2 s ahead of the wire (``PLAY_LEAD_S``) and paced out
-there, so a calls' process busy with a classification or a garbage collection for less than
-that can be late with the robot's next decision, never with the frame on the wire. Not
-further ahead: the session records each frame as it hands it over, so what is handed over
-and then cut stays in the robot's channel of the recording and moves what follows later. A
-sentence sent whole put a ringing cycle (5 s) there when the collector answered: their
-greeting was recorded 4 s after the debtor heard it. With the lead, at most 0.2 s. The two
+A sentence is handed over as fast as it is made (whole, from the voice bank) and paced out
+there, so a calls' process busy with a classification, a garbage collection or a core taken
+by other work is late with the robot's next decision, never with a frame on the wire: no gap
+opens inside a sentence, where a person would take the pause for their turn. What was handed
+over is not what was said when the line is cut (a barge-in, the ringing tone when the
+collector answers): the far side reports the frames it sent for each play
+(:attr:`ProcessCall.played_frames`), and the session's recording keeps only those. The two
 talk over the child's stdin/stdout (:mod:`dialer.telephony.wire`).
 
 :class:`ProcessCall` is the :class:`~dialer.telephony.port.Call` port on this side: received
@@ -35,7 +35,7 @@ from typing import Final
 from dialer.telephony.config import SipConfig
 from dialer.telephony.errors import AdapterUnavailable, TelephonyError
 from dialer.telephony.media import MediaCall
-from dialer.telephony.port import SAMPLE_RATE_HZ, Audio, CallResult
+from dialer.telephony.port import FRAME_BYTES, Audio, CallResult
 from dialer.telephony.wire import ErrorRecord, error_from, read_message, write_message
 
 __all__ = ["ProcessCall", "ProcessTelephone"]
@@ -44,9 +44,6 @@ logger = logging.getLogger(__name__)
 
 _START_TIMEOUT_S: Final = 30.0
 _STOP_TIMEOUT_S: Final = 10.0
-#: How far ahead of the wire a sentence is handed over (see the module doc).
-PLAY_LEAD_S: Final = 0.2
-_BYTES_PER_S: Final = SAMPLE_RATE_HZ * 2
 
 
 class ProcessCall(MediaCall):
@@ -57,40 +54,44 @@ class ProcessCall(MediaCall):
         self._owner = owner
         self._handle = handle
         self._plays = itertools.count(1)
-        self._played: dict[int, asyncio.Future[bool]] = {}
+        # Per play: completed, and the frames the far side sent (None: the call ended first).
+        self._played: dict[int, asyncio.Future[tuple[bool, int | None]]] = {}
 
     async def play(self, audio: Audio) -> bool:
         """Stream ``audio`` to the telephony process; True once all of it went out there."""
         async with self._play_lock:
             generation = self._play_generation
+            self._played_frames = 0
             if self._ended.is_set():
                 return False
             play = next(self._plays)
-            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[tuple[bool, int | None]]
+            done = asyncio.get_running_loop().create_future()
             self._played[play] = done
+            handed_over = 0
             self._owner.send("play", self._handle, play)
             try:
                 if isinstance(audio, bytes):
                     self._owner.send("chunk", self._handle, play, audio)
+                    handed_over = len(audio)
                 elif isinstance(audio, AsyncIterable):
-                    loop = asyncio.get_running_loop()
-                    started, sent_s = loop.time(), 0.0
                     async for chunk in audio:
-                        ahead_s = sent_s - (loop.time() - started) - PLAY_LEAD_S
-                        if ahead_s > 0:
-                            await asyncio.sleep(ahead_s)
                         if generation != self._play_generation or self._ended.is_set():
                             break
                         self._owner.send("chunk", self._handle, play, bytes(chunk))
-                        sent_s += len(chunk) / _BYTES_PER_S
+                        handed_over += len(chunk)
                 else:
-                    self._owner.send("chunk", self._handle, play, b"".join(audio))
+                    whole = b"".join(audio)
+                    self._owner.send("chunk", self._handle, play, whole)
+                    handed_over = len(whole)
             finally:
                 self._owner.send("play_end", self._handle, play)
             try:
-                completed = await done
+                completed, frames = await done
             finally:
                 self._played.pop(play, None)
+            # Unknown when the call ended first: then all that was handed over counts as said.
+            self._played_frames = -(-handed_over // FRAME_BYTES) if frames is None else frames
             return completed and generation == self._play_generation
 
     def stop_playback(self) -> None:
@@ -107,16 +108,16 @@ class ProcessCall(MediaCall):
 
     # -- messages from the telephony process --------------------------------------------
 
-    def _on_played(self, play: int, completed: bool) -> None:
+    def _on_played(self, play: int, completed: bool, frames: int) -> None:
         done = self._played.get(play)
         if done is not None and not done.done():
-            done.set_result(completed)
+            done.set_result((completed, frames))
 
     def _on_ended(self, result: CallResult) -> None:
         self._finish(result)
         for done in self._played.values():
             if not done.done():
-                done.set_result(False)
+                done.set_result((False, None))
 
 
 class ProcessTelephone:
@@ -271,7 +272,7 @@ class ProcessTelephone:
         elif kind == "played":
             call = self._calls.get(_handle(args[0]))
             if call is not None:
-                call._on_played(_handle(args[1]), bool(args[2]))
+                call._on_played(_handle(args[1]), bool(args[2]), _frame_count(args[3]))
         elif kind == "ended":
             call = self._calls.pop(_handle(args[0]), None)
             if call is not None and isinstance(args[1], CallResult):
@@ -307,6 +308,12 @@ class ProcessTelephone:
 def _handle(value: object) -> int:
     if not isinstance(value, int):
         raise TypeError(f"номер звонка не целое: {value!r}")
+    return value
+
+
+def _frame_count(value: object) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise TypeError(f"число отправленных кадров не целое неотрицательное: {value!r}")
     return value
 
 

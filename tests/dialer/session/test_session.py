@@ -286,6 +286,10 @@ class DeafCall:
     def stop_playback(self) -> None:
         self._call.stop_playback()
 
+    @property
+    def played_frames(self) -> int:
+        return self._call.played_frames
+
     def dtmf(self) -> AsyncIterator[str]:
         return self._call.dtmf()
 
