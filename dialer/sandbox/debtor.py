@@ -471,6 +471,10 @@ async def _serve(config: DebtorProcessConfig) -> None:
                     password=config.password,
                     reg_interval=300,
                     audio_codecs=("pcma", "pcmu"),
+                    # A telephone, not a videophone: with a video codec loaded baresip opens a
+                    # video stream for every incoming INVITE (audio-only offers too) and drops
+                    # it only at answer; sixteen INVITEs at once ran the RTP range dry (500).
+                    extra_params=("video_codecs=none",),
                 ),
             )
             debtor = _Debtor(spec, config)
