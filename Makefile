@@ -66,7 +66,12 @@ layers: setup
 pytest: setup classifier-model
 	@if [ -z "$$NAPOMNI_TEST_POSTGRES_URL" ]; then echo "PostgreSQL: no server answers; PostgreSQL storage tests will be skipped"; \
 		else echo "PostgreSQL storage tests at $$NAPOMNI_TEST_POSTGRES_URL"; fi
-	$(BIN)/pytest
+	@# Everything the tests start inherits NAPOMNI_TEST_RUN; tests.leftovers fails the run when
+	@# any of it outlives pytest (and stops it).
+	export NAPOMNI_TEST_RUN="run-$$$$-$$(date +%s%N)"; \
+		tests=0; $(BIN)/pytest || tests=$$?; \
+		left=0; $(BIN)/python -m tests.leftovers || left=$$?; \
+		[ $$tests -eq 0 ] && [ $$left -eq 0 ]
 
 test: lint typecheck layers pytest
 

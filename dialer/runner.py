@@ -128,6 +128,10 @@ class SessionCallRunner:
             TransferDesk(factory, telephone, transfer) if transfer is not None else None
         )
 
+    def close(self) -> None:
+        """Stop the session's rendering threads and recognition (the worker has stopped)."""
+        self._session.close()
+
     async def run(self, attempt: ClaimedAttempt) -> AttemptOutcome:
         """Dial, talk, store; an attempt that cannot start is a failed call with the reason."""
         try:

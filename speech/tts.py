@@ -183,6 +183,11 @@ class _WarmFestival:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C there reaches the whole group, and
+            # festival takes SIGINT as "abandon the command" without a reply, so a render in
+            # flight waited out its timeout and interpreter exit waited for it. Festival ends
+            # when its stdin closes, so it never outlives its owner.
+            start_new_session=True,
         )
         self._count = 0
         self._run(f"({voice})", timeout_s)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import signal
 import threading
 import weakref
 from collections import deque
@@ -80,6 +81,9 @@ class EngineRecipe:
 
 def _serve(conn: Connection, recipe: EngineRecipe, threads: int) -> None:
     """A worker process's life: load, say ready, answer requests until the pipe closes."""
+    # Ctrl-C in a terminal reaches the whole process group: the owner decides when to stop
+    # (a stopping worker finishes its calls, which need recognition); the pipe closing ends us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         engine = recipe.load()
     except Exception as err:  # reported to the owner, who raises it where it was asked

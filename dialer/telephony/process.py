@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine
 
@@ -224,6 +225,10 @@ def main() -> None:
     # native stack, a stray print) goes to stderr instead of into a message.
     protocol_out = os.dup(1)
     os.dup2(2, 1)
+    # Ctrl-C in a terminal reaches the whole process group; the owner stops this process
+    # (hangs its calls up, closes the pipe) — dying on SIGINT would drop calls a stopping
+    # worker means to finish. It still ends when the owner's pipe closes, even on SIGKILL.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.WARNING,
         stream=sys.stderr,

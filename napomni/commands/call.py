@@ -307,7 +307,10 @@ async def _place_call(
         )
         async with configured_telephone(settings, sip_config(settings)) as telephone:
             click.echo(f"Набираю номер через {settings.sip.registrar}…")
-            return await session.place(telephone, number, ring_timeout_s, conversation, context)
+            try:
+                return await session.place(telephone, number, ring_timeout_s, conversation, context)
+            finally:
+                session.close()
     finally:
         engine.dispose()
 

@@ -486,6 +486,9 @@ async def _run(
             await asyncio.to_thread(pool.stop)
     finally:
         await asyncio.to_thread(kamailio.stop)
+        # Its voice bank's threads and recognition workers: a Ctrl-C mid-rendering left
+        # hundreds of number words queued, and interpreter exit waited for all of them.
+        session.close()
     summary = await asyncio.to_thread(_summary, factory, accounts)
     sent, note = await _send_messages(settings, factory, directory)
     engine.dispose()

@@ -148,6 +148,7 @@ def worker(
         try:
             stats = await Worker(factory, runner, config).run(stop)
         finally:
+            runner.close()
             if messages is not None:
                 stop.set()
                 await messages
