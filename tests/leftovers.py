@@ -47,12 +47,26 @@ def still_running(
     return found
 
 
+def _ancestors() -> frozenset[int]:
+    """This process and the ones that started it (a shell that carries the marker itself)."""
+    found = []
+    pid = os.getpid()
+    while pid > 1:
+        found.append(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            break
+        pid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    return frozenset(found)
+
+
 def main() -> int:
     marker = os.environ.get(MARKER_ENV, "")
     if not marker:
         print(f"{MARKER_ENV} is not set: nothing to check", file=sys.stderr)
         return 2
-    me = frozenset({os.getpid()})
+    me = _ancestors()
     deadline = time.monotonic() + GRACE_S
     left = still_running(marker, me)
     while left and time.monotonic() < deadline:
