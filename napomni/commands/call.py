@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConsoleObserver",
+    "StartedOnFirstDial",
     "build_call_runner",
     "configured_telephone",
     "build_session_parts",
@@ -178,7 +179,7 @@ def configured_telephone(settings: Settings, config: SipConfig) -> ConfiguredTel
     return ProcessTelephone(config)
 
 
-class _StartedOnFirstDial:
+class StartedOnFirstDial:
     """The configured SIP telephone, registered on the first dial (inside the event loop)."""
 
     def __init__(self, telephone: ConfiguredTelephone) -> None:
@@ -193,9 +194,20 @@ class _StartedOnFirstDial:
                 self._started = True
         return await self._telephone.dial(number, ring_timeout_s)
 
+    async def close(self) -> None:
+        """Unregister and stop the telephone, if it was started (the worker has stopped)."""
+        async with self._lock:
+            if self._started:
+                self._started = False
+                await self._telephone.close()
+
 
 def build_call_runner(
-    settings: Settings, factory: sessionmaker[Session], metrics: CallMetrics | None = None
+    settings: Settings,
+    factory: sessionmaker[Session],
+    metrics: CallMetrics | None = None,
+    *,
+    telephone: StartedOnFirstDial | None = None,
 ) -> SessionCallRunner:
     """The worker's :class:`~dialer.worker.CallRunner`: the configured trunk, the live parts.
 
@@ -212,7 +224,7 @@ def build_call_runner(
         parts, SessionConfig(record_dir=settings.data_dir / "recordings"), metrics=metrics
     )
     return SessionCallRunner(
-        _StartedOnFirstDial(configured_telephone(settings, sip_config(settings))),
+        telephone or StartedOnFirstDial(configured_telephone(settings, sip_config(settings))),
         session,
         factory,
         # NAPOMNI_TRANSFER_METHOD=refer: REFER to the collector's extension at the registrar.

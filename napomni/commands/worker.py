@@ -112,7 +112,12 @@ def worker(
 
     from dialer.metrics import CallMetrics
     from dialer.worker import Worker, WorkerConfig
-    from napomni.commands.call import build_call_runner
+    from napomni.commands.call import (
+        StartedOnFirstDial,
+        build_call_runner,
+        configured_telephone,
+        sip_config,
+    )
     from storage.database import make_engine, make_session_factory
 
     factory = make_session_factory(make_engine(settings.database_url))
@@ -138,7 +143,9 @@ def worker(
             if metrics_port is not None
             else None
         )
-        runner = build_call_runner(settings, factory, metrics)
+        # The worker owns its telephone, so it can hang up, unregister and stop it in order.
+        telephone = StartedOnFirstDial(configured_telephone(settings, sip_config(settings)))
+        runner = build_call_runner(settings, factory, metrics, telephone=telephone)
         # The sender runs beside the calls, never in a call's path: its own task, same stop.
         messages = (
             asyncio.create_task(_send_messages(settings, factory, config.worker_id, stop))
@@ -149,6 +156,7 @@ def worker(
             stats = await Worker(factory, runner, config).run(stop)
         finally:
             runner.close()
+            await telephone.close()
             if messages is not None:
                 stop.set()
                 await messages

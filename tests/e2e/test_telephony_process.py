@@ -24,8 +24,10 @@ from dialer.sandbox.ports import free_udp_range
 from dialer.telephony.config import SipConfig
 from dialer.telephony.port import FRAME_BYTES, FRAME_MS
 from dialer.telephony.remote import ProcessTelephone
+from napomni.commands.call import StartedOnFirstDial
 from speech.audio import read_wav
 from tests.e2e.sip_bench import require_sip_tools, tone_pcm
+from tests.processes import running
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -123,3 +125,21 @@ async def test_a_line_cut_short_reports_only_what_went_out(
         sent_s = call.played_frames * FRAME_MS / 1000
         assert 0.4 <= sent_s <= stopped_after_s + 0.1, (sent_s, stopped_after_s)
         await call.hangup()
+
+
+async def test_the_workers_telephone_starts_at_its_first_dial_and_stops_when_closed(
+    exchange: tuple[Kamailio, DebtorPool],
+) -> None:
+    kamailio, pool = exchange
+    process = ProcessTelephone(robot_config(kamailio))
+    telephone = StartedOnFirstDial(process)
+    assert process.pid is None  # nothing runs before the first call
+    call = await telephone.dial("listener", 10.0)
+    pid = process.pid
+    assert pid is not None
+    assert call.result.outcome.value == "answered"
+    await call.hangup()
+    pool.wait_event("call_closed", user="listener", timeout_s=30)
+    await telephone.close()
+    assert process.pid is None
+    assert all(found != pid for found, _ in running())
