@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.processes import running
 
-__all__ = ["MARKER_ENV", "still_running"]
+__all__ = ["MARKER_ENV", "still_running", "still_running_after"]
 
 MARKER_ENV = "NAPOMNI_TEST_RUN"
 #: Children told to stop by their owner's exit (PR_SET_PDEATHSIG, a closed pipe) need a moment.
@@ -47,6 +47,22 @@ def still_running(
     return found
 
 
+def still_running_after(
+    grace_s: float,
+    marker: str,
+    exclude: frozenset[int] = frozenset(),
+    *,
+    variable: str = MARKER_ENV,
+) -> dict[int, str]:
+    """:func:`still_running`, once they have had ``grace_s`` to end (or as soon as none runs)."""
+    deadline = time.monotonic() + grace_s
+    left = still_running(marker, exclude, variable=variable)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = still_running(marker, exclude, variable=variable)
+    return left
+
+
 def _ancestors() -> frozenset[int]:
     """This process and the ones that started it (a shell that carries the marker itself)."""
     found = []
@@ -66,12 +82,7 @@ def main() -> int:
     if not marker:
         print(f"{MARKER_ENV} is not set: nothing to check", file=sys.stderr)
         return 2
-    me = _ancestors()
-    deadline = time.monotonic() + GRACE_S
-    left = still_running(marker, me)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = still_running(marker, me)
+    left = still_running_after(GRACE_S, marker, _ancestors())
     if not left:
         print("No process started by the tests is still running.")
         return 0

@@ -17,26 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.sip_bench import require_sip_tools
-from tests.processes import running
+from tests.leftovers import still_running
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _still_running(marker: bytes) -> list[str]:
-    """Live processes whose environment carries ``marker`` (everything the bench started
-    inherits it; an orphan is reparented away from us, so its parent says nothing)."""
-    found = []
-    for pid, _ in running():
-        try:
-            if marker in Path(f"/proc/{pid}/environ").read_bytes():
-                found.append(
-                    Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                )
-        except OSError:
-            continue
-    return found
 
 
 def test_a_short_soak_with_a_busy_core_carries_every_call(tmp_path: Path) -> None:
@@ -67,5 +52,5 @@ def test_a_short_soak_with_a_busy_core_carries_every_call(tmp_path: Path) -> Non
     assert done.returncode == 0, report
     assert "2 звонк. × 2: 4 звонков, без итога или со сбоем 0" in done.stdout, report
     assert "процесс(ах) распознавания" in done.stdout, report  # speech in worker processes
-    marker = f"NAPOMNI_DATA_DIR={tmp_path / 'var'}".encode()
-    assert _still_running(marker) == [], "the bench left processes running"
+    left = still_running(str(tmp_path / "var"), variable="NAPOMNI_DATA_DIR")
+    assert left == {}, f"the bench left processes running: {left}"

@@ -21,9 +21,9 @@ from dialer.sandbox.debtor import DebtorSpec
 from dialer.sandbox.debtor_pool import DebtorPool
 from dialer.sandbox.kamailio import Kamailio, KamailioOptions
 from dialer.sandbox.ports import free_udp_range
-from dialer.telephony.config import SipConfig
 from dialer.telephony.remote import ProcessTelephone
 from tests.e2e.sip_bench import require_sip_tools
+from tests.e2e.test_telephony_process import robot_config
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -45,16 +45,7 @@ async def test_a_debtor_answers_with_one_rtp_pair(tmp_path: Path) -> None:
         )
         pool.start()
         try:
-            robot_min, robot_max = free_udp_range(8)
-            config = SipConfig(
-                registrar=kamailio.address,
-                user="robot",
-                password=kamailio.options.password,
-                rtp_port_min=robot_min,
-                rtp_port_max=robot_max,
-                local_address="127.0.0.1",
-            )
-            async with ProcessTelephone(config) as telephone:
+            async with ProcessTelephone(robot_config(kamailio)) as telephone:
                 call = await telephone.dial("listener", 10.0)
                 assert call.result.outcome.value == "answered", call.result
                 await call.hangup()

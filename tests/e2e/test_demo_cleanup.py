@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.sip_bench import require_sip_tools
-from tests.leftovers import still_running
+from tests.leftovers import GRACE_S, still_running, still_running_after
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
 
@@ -80,11 +80,7 @@ def test_an_interrupted_demo_leaves_nothing_running(tmp_path: Path, how: str) ->
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.communicate()
-    deadline = time.monotonic() + 10
-    left = still_running(probe, variable=PROBE)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = still_running(probe, variable=PROBE)
+    left = still_running_after(GRACE_S, probe, variable=PROBE)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == {}, f"left running: {left}\n{output[-3000:]}"
